@@ -1,0 +1,254 @@
+"""The gradient-transformation contract.
+
+A gradient transformation is a pair of pure functions::
+
+    init(params) -> state
+    update(updates, state, params=None, **extra_args) -> (updates, state)
+
+``init`` builds the state (a pytree of arrays) from the parameters; ``update`` maps a tree of
+gradients to a tree of updates and returns the new state. Transforms compose with :func:`chain`,
+and the final updates are added to the parameters with :func:`apply_updates`. Every ``update``
+accepts keyword-only extra arguments (a loss ``value``, a ``value_fn``...) and ignores the ones it
+does not use, so :func:`chain` can hand them to every member.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> import gradtx
+    >>> tx = gradtx.chain(gradtx.clip_by_global_norm(1.0), gradtx.sgd(0.1))
+    >>> params = {"w": jnp.array([3.0, 4.0])}
+    >>> state = tx.init(params)
+    >>> updates, state = tx.update({"w": jnp.array([3.0, 4.0])}, state, params)
+    >>> gradtx.apply_updates(params, updates)["w"]
+    Array([2.94, 3.92], dtype=float32)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol, TypeAlias
+
+import jax
+import jax.numpy as jnp
+
+from gradtx import tree as _tree
+
+__all__ = [
+    "ArrayLike",
+    "EmptyState",
+    "GradientTransformation",
+    "OptState",
+    "Params",
+    "Schedule",
+    "ScalarOrSchedule",
+    "Updates",
+    "apply_updates",
+    "chain",
+    "identity",
+    "named_chain",
+    "set_to_zero",
+    "stateless",
+]
+
+ArrayLike: TypeAlias = jax.typing.ArrayLike
+Params: TypeAlias = Any
+"""A pytree of arrays: the parameters being optimised."""
+Updates: TypeAlias = Any
+"""A pytree of arrays with the structure of the parameters (gradients or updates)."""
+OptState: TypeAlias = Any
+"""A pytree of arrays: the state of a transformation."""
+Schedule: TypeAlias = Callable[[jax.Array], ArrayLike]
+"""A function from the step count (an int32 scalar, starting at 0) to a value."""
+ScalarOrSchedule: TypeAlias = "float | jax.Array | Schedule"
+
+
+class TransformInitFn(Protocol):
+    def __call__(self, params: Params) -> OptState: ...
+
+
+class TransformUpdateFn(Protocol):
+    def __call__(
+        self, updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
+    ) -> tuple[Updates, OptState]: ...
+
+
+class GradientTransformation(NamedTuple):
+    """A pair of pure functions ``(init, update)``; see the module docstring for the contract.
+
+    Attributes:
+        init: ``init(params) -> state``.
+        update: ``update(updates, state, params=None, **extra_args) -> (updates, state)``.
+    """
+
+    init: TransformInitFn
+    update: TransformUpdateFn
+
+
+class EmptyState(NamedTuple):
+    """The state of a transformation that keeps none."""
+
+
+def _empty_init(params: Params) -> EmptyState:
+    del params
+    return EmptyState()
+
+
+def identity() -> GradientTransformation:
+    """Returns the transformation that leaves updates unchanged.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = identity()
+        >>> tx.update(jnp.array([1.0, -2.0]), tx.init(None))[0]
+        Array([ 1., -2.], dtype=float32)
+    """
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        return updates, state
+
+    return GradientTransformation(_empty_init, update_fn)
+
+
+def set_to_zero() -> GradientTransformation:
+    """Returns a transformation that replaces every update by zeros (freezes parameters).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = set_to_zero()
+        >>> tx.update({"w": jnp.array([1.0, -2.0])}, tx.init(None))[0]
+        {'w': Array([0., 0.], dtype=float32)}
+    """
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        return _tree.zeros_like(updates), state
+
+    return GradientTransformation(_empty_init, update_fn)
+
+
+def stateless(f: Callable[[Updates, Params | None], Updates]) -> GradientTransformation:
+    """Wraps ``f(updates, params) -> updates`` as a transformation without state.
+
+    Args:
+        f: a pure function of the updates tree and the parameters tree (``None`` when ``update``
+            is called without parameters).
+
+    Returns:
+        The transformation.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> halve = stateless(lambda u, p: gradtx.tree.scale(0.5, u))
+        >>> halve.update(jnp.array([2.0, 4.0]), halve.init(None))[0]
+        Array([1., 2.], dtype=float32)
+    """
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del extra_args
+        return f(updates, params), state
+
+    return GradientTransformation(_empty_init, update_fn)
+
+
+def chain(*transforms: GradientTransformation) -> GradientTransformation:
+    """Applies transformations one after the other.
+
+    The state is a tuple with one entry per member; extra keyword arguments given to ``update``
+    are passed to every member.
+
+    Args:
+        *transforms: the transformations, applied left to right.
+
+    Returns:
+        The chained transformation.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = chain(gradtx.scale(2.0), gradtx.scale(-0.5))
+        >>> tx.update(jnp.array([1.0, 3.0]), tx.init(None))[0]
+        Array([-1., -3.], dtype=float32)
+    """
+    transforms = tuple(transforms)
+    for i, t in enumerate(transforms):
+        if not isinstance(t, GradientTransformation):
+            raise TypeError(
+                f"chain(): argument {i} is a {type(t).__name__}, expected a "
+                "GradientTransformation. Did you pass a factory without calling it, e.g. "
+                "gradtx.sgd instead of gradtx.sgd(0.1)?"
+            )
+
+    def init_fn(params):
+        return tuple(t.init(params) for t in transforms)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        if len(state) != len(transforms):
+            raise ValueError(
+                f"chain(): the state has {len(state)} entries but the chain has "
+                f"{len(transforms)} transformations; was it built by this chain's init?"
+            )
+        new_state = []
+        for t, s in zip(transforms, state, strict=True):
+            updates, s = t.update(updates, s, params, **extra_args)
+            new_state.append(s)
+        return updates, tuple(new_state)
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+def named_chain(*transforms: tuple[str, GradientTransformation]) -> GradientTransformation:
+    """Like :func:`chain`, with each member's state stored under a name.
+
+    Args:
+        *transforms: ``(name, transformation)`` pairs with unique names.
+
+    Returns:
+        The chained transformation, whose state is a dict from name to member state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = named_chain(("clip", gradtx.clip(1.0)), ("sgd", gradtx.sgd(0.1)))
+        >>> sorted(tx.init(jnp.zeros(2)))
+        ['clip', 'sgd']
+    """
+    names = [name for name, _ in transforms]
+    if len(set(names)) != len(names):
+        raise ValueError(f"named_chain(): names must be unique, got {names}.")
+    inner = chain(*(t for _, t in transforms))
+
+    def init_fn(params):
+        return dict(zip(names, inner.init(params), strict=True))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        updates, new = inner.update(updates, tuple(state[n] for n in names), params, **extra_args)
+        return updates, dict(zip(names, new, strict=True))
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+def apply_updates(params: Params, updates: Updates) -> Params:
+    """Adds updates to parameters, keeping each parameter's dtype.
+
+    The sum is computed in the wider of the two dtypes and cast back, so a float32 update
+    applied to a bfloat16 parameter is rounded once. ``None`` leaves in ``params`` (an empty
+    subtree in JAX) are left alone.
+
+    Args:
+        params: the parameters.
+        updates: a tree of the same structure.
+
+    Returns:
+        ``params + updates`` leaf by leaf, in the parameters' dtypes.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> p = {"w": jnp.ones(2, jnp.bfloat16)}
+        >>> apply_updates(p, {"w": jnp.array([0.5, -0.5])})["w"]
+        Array([1.5, 0.5], dtype=bfloat16)
+    """
+    _tree.check_array_leaves(params, "apply_updates(params)")
+
+    def add(p, u):
+        p = jnp.asarray(p)
+        return jnp.asarray(p + u).astype(p.dtype)
+
+    return _tree.map(add, params, updates, names=("params", "updates"))

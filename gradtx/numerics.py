@@ -1,0 +1,76 @@
+"""Numerical helpers shared by the transforms.
+
+Low-precision inputs (bfloat16, float16) are computed in float32 and cast back, step counters
+saturate instead of wrapping, and squared moduli are real for complex inputs.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> safe_increment(jnp.array(2**31 - 1, jnp.int32))
+    Array(2147483647, dtype=int32)
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["abs_sq", "compute_dtype", "real_dtype", "safe_increment", "upcast"]
+
+_INT32_MAX = jnp.iinfo(jnp.int32).max
+
+
+def safe_increment(count: jax.Array) -> jax.Array:
+    """Adds one to an integer step counter, saturating at its dtype's maximum.
+
+    A month-long run at thousands of steps a second passes 2**31 steps; a wrapping counter
+    would then turn bias corrections and schedules negative. This one stays at the maximum.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> safe_increment(jnp.array(5, jnp.int32))
+        Array(6, dtype=int32)
+    """
+    count = jnp.asarray(count)
+    top = jnp.iinfo(count.dtype).max
+    return jnp.where(count < top, count + 1, top).astype(count.dtype)
+
+
+def compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
+    """The dtype arithmetic on ``dtype`` inputs is done in: at least float32.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> compute_dtype(jnp.bfloat16), compute_dtype(jnp.complex64)
+        (dtype('float32'), dtype('complex64'))
+    """
+    dtype = jnp.dtype(dtype)
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        return dtype
+    if jnp.issubdtype(dtype, jnp.floating) and dtype.itemsize >= 4:
+        return dtype
+    return jnp.dtype(jnp.float32)
+
+
+def upcast(x: jax.Array) -> jax.Array:
+    """Casts ``x`` to :func:`compute_dtype` of its dtype."""
+    x = jnp.asarray(x)
+    return x.astype(compute_dtype(x.dtype))
+
+
+def real_dtype(dtype: jnp.dtype) -> jnp.dtype:
+    """The real dtype of the same precision: complex64 -> float32, float32 -> float32."""
+    return jnp.finfo(dtype).dtype if jnp.issubdtype(dtype, jnp.inexact) else jnp.dtype(dtype)
+
+
+def abs_sq(x: jax.Array) -> jax.Array:
+    """``|x|**2`` elementwise, real for complex ``x`` (``(conj(x) * x).real``).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> abs_sq(jnp.array([3 + 4j]))
+        Array([25.], dtype=float32)
+    """
+    x = jnp.asarray(x)
+    if jnp.iscomplexobj(x):
+        return (jnp.conj(x) * x).real
+    return x * x

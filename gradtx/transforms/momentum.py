@@ -1,0 +1,145 @@
+"""Momentum: the trace of past updates (heavy ball, Nesterov) and exponential moving averages."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from gradtx import _checks
+from gradtx import tree as _tree
+from gradtx.base import GradientTransformation, Updates
+from gradtx.numerics import compute_dtype, real_dtype, safe_increment, upcast
+from gradtx.transforms._common import map_leaves
+
+__all__ = ["EmaState", "TraceState", "ema", "trace"]
+
+
+class TraceState(NamedTuple):
+    """State of :func:`trace`: the momentum buffer."""
+
+    trace: Updates
+
+
+def trace(
+    decay: Any,
+    nesterov: bool = False,
+    accumulator_dtype: Any = None,
+    *,
+    dampening: Any = 0.0,
+) -> GradientTransformation:
+    r"""Momentum: accumulates a decaying sum of past updates.
+
+    .. math::
+        t_k = \beta\, t_{k-1} + (1 - d)\, g_k, \qquad
+        u_k = \begin{cases} g_k + \beta\, t_k & \text{nesterov} \\ t_k & \text{otherwise}
+        \end{cases}
+
+    with :math:`t_0 = 0`, momentum ``decay`` :math:`\beta` and ``dampening`` :math:`d`.
+
+    * ``dampening=0`` (default) is Optax's ``trace`` and ``torch.optim.SGD``'s buffer: followed
+      by ``scale_by_learning_rate(eps)`` it is the heavy ball of the lectures,
+      :math:`v \leftarrow \alpha v - \varepsilon g`, for a constant learning rate.
+    * ``dampening=decay`` gives the exponential moving average form of the lectures,
+      :math:`m \leftarrow \beta m + (1 - \beta) g` (without bias correction; see :func:`ema`).
+
+    ``torch.optim.SGD`` with ``dampening > 0`` starts its buffer at :math:`g_1` instead of
+    :math:`(1-d) g_1`; gradtx follows the formula above on every step.
+
+    Args:
+        decay: the momentum :math:`\beta \in [0, 1)`.
+        nesterov: use Nesterov's accelerated (look-ahead) update.
+        accumulator_dtype: dtype of the buffer (default: the parameters' dtype).
+        dampening: :math:`d \in [0, 1]`, the fraction of the new update left out of the buffer.
+
+    Returns:
+        The transformation, with state :class:`TraceState`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = gradtx.trace(0.5)
+        >>> state = tx.init(jnp.zeros(1))
+        >>> for _ in range(3):
+        ...     u, state = tx.update(jnp.ones(1), state)
+        >>> u  # 1 + 0.5 + 0.25
+        Array([1.75], dtype=float32)
+    """
+    _checks.unit_interval("trace", decay=decay)
+    _checks.check_range("trace", "dampening", dampening, 0.0, 1.0)
+
+    def init_fn(params):
+        return TraceState(trace=_tree.zeros_like(params, accumulator_dtype))
+
+    def leaf(g, t):
+        g = jnp.asarray(g)
+        gc = upcast(g)
+        new_t = decay * t.astype(gc.dtype) + (1 - dampening) * gc
+        u = gc + decay * new_t if nesterov else new_t
+        return u.astype(g.dtype), new_t.astype(t.dtype)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        updates, new_trace = map_leaves(leaf, 2, updates, state.trace)
+        return updates, TraceState(trace=new_trace)
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+class EmaState(NamedTuple):
+    """State of :func:`ema`: the step count and the moving average."""
+
+    count: jax.Array  # int32 scalar
+    ema: Updates
+
+
+def ema(decay: Any, debias: bool = True, accumulator_dtype: Any = None) -> GradientTransformation:
+    r"""Exponential moving average of the updates.
+
+    .. math::
+        m_k = \beta\, m_{k-1} + (1 - \beta)\, g_k, \qquad
+        u_k = \begin{cases} m_k / (1 - \beta^k) & \text{debias} \\ m_k & \text{otherwise}
+        \end{cases}
+
+    with :math:`m_0 = 0`. The debiased average is the bias-corrected first moment of Adam.
+
+    Args:
+        decay: :math:`\beta \in [0, 1)`.
+        debias: divide by :math:`1 - \beta^k`.
+        accumulator_dtype: dtype of the average (default: the parameters' dtype).
+
+    Returns:
+        The transformation, with state :class:`EmaState`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = gradtx.ema(0.9)
+        >>> u, _ = tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))
+        >>> u  # debiased: equals the first update
+        Array([2.], dtype=float32)
+    """
+    _checks.unit_interval("ema", decay=decay)
+
+    def init_fn(params):
+        return EmaState(
+            count=jnp.zeros([], jnp.int32), ema=_tree.zeros_like(params, accumulator_dtype)
+        )
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        count = safe_increment(state.count)
+
+        def leaf(g, m):
+            g = jnp.asarray(g)
+            gc = upcast(g)
+            new_m = decay * m.astype(gc.dtype) + (1 - decay) * gc
+            u = new_m
+            if debias:
+                t = count.astype(real_dtype(compute_dtype(g.dtype)))
+                u = new_m / (1 - decay**t)
+            return u.astype(g.dtype), new_m.astype(m.dtype)
+
+        updates, new_ema = map_leaves(leaf, 2, updates, state.ema)
+        return updates, EmaState(count=count, ema=new_ema)
+
+    return GradientTransformation(init_fn, update_fn)
