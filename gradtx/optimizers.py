@@ -389,6 +389,7 @@ def nadam(
         >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]
         Array([-0.1474], dtype=float32)
     """
+    _checks.learning_rate("nadam", learning_rate)
     return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov)
 
 
@@ -426,6 +427,7 @@ def nadamw(
         >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)), jnp.zeros(1))[0]
         Array([-0.1474], dtype=float32)
     """
+    _checks.learning_rate("nadamw", learning_rate)
     return adamw(
         learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov=nesterov
     )

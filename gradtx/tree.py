@@ -78,8 +78,8 @@ def _structure_error(trees: tuple[Any, ...], names: tuple[str, ...], index: int)
     for pa, pb in zip(paths_a, paths_b, strict=False):
         if pa != pb:
             where = (
-                f"the first difference is at leaf {jax.tree_util.keystr(pa)!r} in "
-                f"{names[0]} versus {jax.tree_util.keystr(pb)!r} in {names[index]}"
+                f"the first difference is at leaf {jax.tree_util.keystr(pa)} in "
+                f"{names[0]} versus {jax.tree_util.keystr(pb)} in {names[index]}"
             )
             break
     if where is None and len(paths_a) != len(paths_b):
@@ -90,12 +90,12 @@ def _structure_error(trees: tuple[Any, ...], names: tuple[str, ...], index: int)
         )
         where = (
             f"{names[0]} has {len(paths_a)} leaves and {names[index]} has {len(paths_b)}; "
-            f"the first extra leaf is {jax.tree_util.keystr(longer[n])!r} in {name}"
+            f"the first extra leaf is {jax.tree_util.keystr(longer[n])} in {name}"
         )
     if where is None:
         where = "the leaves have the same key paths but the container types differ"
     return ValueError(
-        f"The {names[index]} tree does not match the {names[0]} tree: {where}.\n"
+        f"Tree structures differ between {names[0]} and {names[index]}: {where}.\n"
         f"  {names[0]}: {jax.tree_util.tree_structure(first)}\n"
         f"  {names[index]}: {jax.tree_util.tree_structure(other)}\n"
         "Pass trees with the structure of the params given to init (the same keys, the same "
@@ -123,7 +123,7 @@ def map(f: Callable[..., Any], tree: Any, *rest: Any, names: tuple[str, ...] | N
         treedef = jax.tree_util.tree_structure(tree)
         for i, other in enumerate(rest, start=1):
             if jax.tree_util.tree_structure(other) != treedef:
-                all_names = names or ("tree", *(f"tree_{j}" for j in range(1, len(rest) + 1)))
+                all_names = names or tuple(f"tree {j}" for j in range(len(rest) + 1))
                 raise _structure_error((tree, *rest), tuple(all_names), i)
     return jax.tree_util.tree_map(f, tree, *rest)
 
@@ -150,7 +150,7 @@ def check_array_leaves(tree: Any, where: str) -> None:
         if not isinstance(leaf, _ARRAY_TYPES):
             kind = "a function" if callable(leaf) else f"a {type(leaf).__name__}"
             raise TypeError(
-                f"{where}: the leaf at {jax.tree_util.keystr(path)!r} is {kind} ({leaf!r}), "
+                f"{where}: the leaf at {jax.tree_util.keystr(path)} is {kind} ({leaf!r}), "
                 "but gradtx needs a tree whose leaves are all arrays. Keep non-array values "
                 "(activation functions, flags, strings) out of the params tree: split the model "
                 "into (params, static) parts, e.g. with equinox.partition(model, "
@@ -256,7 +256,7 @@ def sum(tree: Any) -> jax.Array:
         Array(5., dtype=float32)
     """
     leaves = jax.tree_util.tree_leaves(tree)
-    return builtins.sum((jnp.sum(x) for x in leaves), jnp.zeros([], jnp.float32))
+    return builtins.sum((jnp.sum(upcast(x)) for x in leaves), jnp.zeros([], jnp.float32))
 
 
 def vdot(a: Any, b: Any) -> jax.Array:
@@ -266,7 +266,7 @@ def vdot(a: Any, b: Any) -> jax.Array:
         >>> vdot({"w": jnp.array([1.0, 2.0])}, {"w": jnp.array([3.0, 4.0])})
         Array(11., dtype=float32)
     """
-    products = map(lambda x, y: jnp.vdot(x, y), a, b, names=("a", "b"))
+    products = map(lambda x, y: jnp.vdot(upcast(x), upcast(y)), a, b, names=("a", "b"))
     return sum(products)
 
 

@@ -22,13 +22,13 @@ class AddNoiseState(NamedTuple):
 
 
 def _as_key(key: Any) -> jax.Array:
-    if isinstance(key, int):
+    if isinstance(key, int) and not isinstance(key, bool):
         return jax.random.key(key)
-    key = jnp.asarray(key)
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        return key
-    if key.shape == (2,) and key.dtype == jnp.uint32:
-        return jax.random.wrap_key_data(key)
+    if isinstance(key, jax.Array):
+        if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+            return key
+        if key.shape == (2,) and key.dtype == jnp.uint32:  # a raw jax.random.PRNGKey
+            return jax.random.wrap_key_data(key)
     raise TypeError(
         f"add_noise(): key must be an int seed or a JAX random key, got {key!r}; "
         "create one with jax.random.key(seed)."
