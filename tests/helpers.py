@@ -1,0 +1,222 @@
+"""The registry of every public transform and optimizer, and small training loops.
+
+Each :class:`Case` says how to build the transformation with one numeric hyperparameter ``h``
+(so the contract tests can vmap and differentiate over it), and how to build an optimizer from
+it for the convergence tests (transforms are followed by a learning rate).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import gradtx
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    name: str
+    make: Callable[[Any], gradtx.GradientTransformation]
+    h: float
+    grid: tuple[float, float, float]
+    # An optimizer for the convergence tests: ``optimizer(lr)``.
+    optimizer: Callable[[Any], gradtx.GradientTransformation]
+    # Learning rates (numbers or schedules) for the convergence tests.
+    parabola_lr: Any = 0.1
+    rosenbrock_lr: Any = 1e-3
+    rosenbrock_steps: int = 20_000
+    is_optimizer: bool = False
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _then_lr(tx: Callable[[], gradtx.GradientTransformation]):
+    return lambda lr: gradtx.chain(tx(), gradtx.scale_by_learning_rate(lr))
+
+
+def _exp(lr, decay):
+    """An exponentially decaying learning rate: sign-based and trust-ratio methods take steps
+    of a fixed size whatever the gradient, so they only settle when the step size decays."""
+    return lambda k: lr * decay**k
+
+
+def _opt(name, make, h, grid, **kw):
+    return Case(name, make, h, grid, optimizer=lambda lr: make(lr), is_optimizer=True, **kw)
+
+
+# fmt: off
+CASES: list[Case] = [
+    # --- transforms, followed by a learning rate for convergence -------------------------
+    Case("identity", lambda h: gradtx.identity(), 0.0, (0.0, 0.0, 0.0),
+         _then_lr(gradtx.identity)),
+    Case("scale", gradtx.scale, 0.5, (0.1, 0.5, 2.0), _then_lr(lambda: gradtx.scale(1.0))),
+    Case("scale_by_learning_rate", gradtx.scale_by_learning_rate, 0.1, (0.01, 0.1, 1.0),
+         gradtx.scale_by_learning_rate),
+    Case("scale_by_schedule", lambda h: gradtx.scale_by_schedule(lambda k: h / (1.0 + k)),
+         0.5, (0.1, 0.5, 2.0), _then_lr(lambda: gradtx.scale_by_schedule(lambda k: 1.0))),
+    Case("scale_by_sign", lambda h: gradtx.scale_by_sign(), 0.0, (0.0, 0.0, 0.0),
+         _then_lr(gradtx.scale_by_sign), parabola_lr=_exp(0.03, 0.9995),
+         rosenbrock_lr=_exp(0.01, 0.9995)),
+    Case("scale_by_trust_ratio", lambda h: gradtx.scale_by_trust_ratio(trust_coefficient=h),
+         1.0, (0.5, 1.0, 2.0),
+         _then_lr(lambda: gradtx.chain(gradtx.scale_by_adam(), gradtx.scale_by_trust_ratio())),
+         parabola_lr=_exp(0.01, 0.998), rosenbrock_lr=_exp(0.03, 0.999)),
+    Case("trace", gradtx.trace, 0.9, (0.5, 0.9, 0.95), _then_lr(lambda: gradtx.trace(0.9)),
+         parabola_lr=0.02, rosenbrock_lr=2e-4),
+    Case("trace_nesterov", lambda h: gradtx.trace(h, nesterov=True), 0.9, (0.5, 0.9, 0.95),
+         _then_lr(lambda: gradtx.trace(0.9, nesterov=True)), parabola_lr=0.02,
+         rosenbrock_lr=2e-4),
+    Case("trace_dampening", lambda h: gradtx.trace(0.9, dampening=h), 0.9, (0.0, 0.5, 0.9),
+         _then_lr(lambda: gradtx.trace(0.9, dampening=0.9)), parabola_lr=0.1,
+         rosenbrock_lr=2e-3),
+    Case("ema", gradtx.ema, 0.9, (0.5, 0.9, 0.99), _then_lr(lambda: gradtx.ema(0.9)),
+         parabola_lr=0.05, rosenbrock_lr=2e-3),
+    Case("scale_by_rss", gradtx.scale_by_rss, 0.1, (0.0, 0.1, 1.0),
+         _then_lr(gradtx.scale_by_rss), parabola_lr=1.0, rosenbrock_lr=0.5),
+    Case("scale_by_rms", gradtx.scale_by_rms, 0.9, (0.5, 0.9, 0.99),
+         _then_lr(gradtx.scale_by_rms), parabola_lr=0.01, rosenbrock_lr=5e-4),
+    Case("scale_by_rms_centered", lambda h: gradtx.scale_by_rms(h, centered=True), 0.9,
+         (0.5, 0.9, 0.99), _then_lr(lambda: gradtx.scale_by_rms(centered=True)),
+         parabola_lr=0.01, rosenbrock_lr=5e-4),
+    Case("scale_by_adam", gradtx.scale_by_adam, 0.9, (0.5, 0.9, 0.95),
+         _then_lr(gradtx.scale_by_adam), parabola_lr=0.05, rosenbrock_lr=0.01),
+    Case("scale_by_adam_nesterov", lambda h: gradtx.scale_by_adam(h, nesterov=True), 0.9,
+         (0.5, 0.9, 0.95), _then_lr(lambda: gradtx.scale_by_adam(nesterov=True)),
+         parabola_lr=0.05, rosenbrock_lr=1e-3),
+    Case("scale_by_amsgrad", gradtx.scale_by_amsgrad, 0.9, (0.5, 0.9, 0.95),
+         _then_lr(gradtx.scale_by_amsgrad), parabola_lr=0.05, rosenbrock_lr=0.3),
+    Case("scale_by_adamax", gradtx.scale_by_adamax, 0.9, (0.5, 0.9, 0.95),
+         _then_lr(gradtx.scale_by_adamax), parabola_lr=0.05, rosenbrock_lr=0.005),
+    Case("scale_by_belief", gradtx.scale_by_belief, 0.9, (0.5, 0.9, 0.95),
+         _then_lr(gradtx.scale_by_belief), parabola_lr=0.05, rosenbrock_lr=0.01),
+    Case("scale_by_lion", gradtx.scale_by_lion, 0.9, (0.5, 0.9, 0.95),
+         _then_lr(gradtx.scale_by_lion), parabola_lr=_exp(0.03, 0.998),
+         rosenbrock_lr=_exp(0.03, 0.999)),
+    Case("clip", gradtx.clip, 1.0, (0.5, 1.0, 2.0), _then_lr(lambda: gradtx.clip(1.0))),
+    Case("clip_by_global_norm", gradtx.clip_by_global_norm, 1.0, (0.5, 1.0, 2.0),
+         _then_lr(lambda: gradtx.clip_by_global_norm(1.0))),
+    Case("clip_by_block_rms", gradtx.clip_by_block_rms, 1.0, (0.5, 1.0, 2.0),
+         _then_lr(lambda: gradtx.clip_by_block_rms(1.0))),
+    Case("add_decayed_weights", gradtx.add_decayed_weights, 1e-3, (0.0, 1e-3, 1e-2),
+         _then_lr(lambda: gradtx.add_decayed_weights(0.0))),
+    Case("add_l2_regularization", gradtx.add_l2_regularization, 1e-3, (0.0, 1e-3, 1e-2),
+         _then_lr(lambda: gradtx.add_l2_regularization(0.0))),
+    Case("add_l1_regularization", gradtx.add_l1_regularization, 1e-3, (0.0, 1e-3, 1e-2),
+         _then_lr(lambda: gradtx.add_l1_regularization(0.0))),
+    Case("add_noise", lambda h: gradtx.add_noise(h, 0.55, key=0), 0.01, (0.0, 0.01, 0.1),
+         _then_lr(lambda: gradtx.add_noise(1e-4, 0.55, key=0))),
+    # --- named optimizers ------------------------------------------------------------------
+    _opt("sgd", gradtx.sgd, 0.1, (0.01, 0.05, 0.1)),
+    _opt("sgd_momentum", lambda h: gradtx.sgd(h, momentum=0.9), 0.02, (0.01, 0.02, 0.05),
+         parabola_lr=0.02, rosenbrock_lr=2e-4),
+    _opt("sgd_nesterov", lambda h: gradtx.sgd(h, momentum=0.9, nesterov=True), 0.02,
+         (0.01, 0.02, 0.05), parabola_lr=0.02, rosenbrock_lr=2e-4),
+    _opt("heavy_ball", lambda h: gradtx.heavy_ball(h, 0.9), 0.02, (0.01, 0.02, 0.05),
+         parabola_lr=0.02, rosenbrock_lr=2e-4),
+    _opt("adagrad", gradtx.adagrad, 1.0, (0.1, 0.5, 1.0), parabola_lr=1.0,
+         rosenbrock_lr=0.5),
+    _opt("rmsprop", gradtx.rmsprop, 0.01, (0.001, 0.01, 0.02), parabola_lr=0.01,
+         rosenbrock_lr=5e-4),
+    _opt("rmsprop_centered_momentum",
+         lambda h: gradtx.rmsprop(h, centered=True, momentum=0.5), 0.01, (0.001, 0.01, 0.02),
+         parabola_lr=0.01, rosenbrock_lr=5e-4),
+    _opt("adam", gradtx.adam, 0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+    _opt("adamw", lambda h: gradtx.adamw(h, weight_decay=0.0), 0.05, (0.01, 0.05, 0.1),
+         parabola_lr=0.05, rosenbrock_lr=0.01),
+    _opt("nadam", gradtx.nadam, 0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=1e-3),
+    _opt("nadamw", lambda h: gradtx.nadamw(h, weight_decay=0.0), 0.05, (0.01, 0.05, 0.1),
+         parabola_lr=0.05, rosenbrock_lr=1e-3),
+    _opt("amsgrad", gradtx.amsgrad, 0.05, (0.01, 0.05, 0.1), parabola_lr=0.05,
+         rosenbrock_lr=0.3),
+    _opt("adamax", gradtx.adamax, 0.05, (0.01, 0.05, 0.1), parabola_lr=0.05,
+         rosenbrock_lr=0.005),
+    _opt("adabelief", gradtx.adabelief, 0.05, (0.01, 0.05, 0.1), parabola_lr=0.05,
+         rosenbrock_lr=0.01),
+    _opt("lion", lambda h: gradtx.lion(h, weight_decay=0.0), 0.01, (0.003, 0.01, 0.03),
+         parabola_lr=_exp(0.03, 0.998), rosenbrock_lr=_exp(0.03, 0.999)),
+    _opt("lamb", gradtx.lamb, 0.02, (0.01, 0.02, 0.05), parabola_lr=_exp(0.01, 0.998),
+         rosenbrock_lr=_exp(0.03, 0.999)),
+    _opt("sign_sgd", gradtx.sign_sgd, 0.01, (0.003, 0.01, 0.03),
+         parabola_lr=_exp(0.03, 0.9995), rosenbrock_lr=_exp(0.01, 0.9995)),
+    _opt("noisy_sgd", lambda h: gradtx.noisy_sgd(h, eta=1e-4, key=0), 0.1, (0.01, 0.05, 0.1)),
+]
+# fmt: on
+
+# Transforms whose update needs the current parameters.
+NEEDS_PARAMS = {
+    "scale_by_trust_ratio",
+    "add_decayed_weights",
+    "add_l2_regularization",
+    "add_l1_regularization",
+}
+
+
+def example_params(dtype=jnp.float32) -> dict[str, jax.Array]:
+    """A small tree with a matrix, a vector and a scalar."""
+    rng = np.random.RandomState(0)
+    tree = {
+        "dense": {"w": rng.normal(size=(3, 4)), "b": rng.normal(size=(4,))},
+        "scale": np.array(1.5),
+    }
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        tree = jax.tree.map(lambda x: x + 1j * rng.normal(size=np.shape(x)), tree)
+    return jax.tree.map(lambda x: jnp.asarray(x, dtype), tree)
+
+
+def example_grads(step: int, params: Any) -> Any:
+    """Deterministic pseudo-gradients for step ``step`` shaped like ``params``."""
+    leaves, treedef = jax.tree.flatten(params)
+    rng = np.random.RandomState(100 + step)
+    out = []
+    for p in leaves:
+        g = rng.normal(size=p.shape)
+        if jnp.issubdtype(p.dtype, jnp.complexfloating):
+            g = g + 1j * rng.normal(size=p.shape)
+        out.append(jnp.asarray(g, p.dtype))
+    return treedef.unflatten(out)
+
+
+def run_steps(tx: gradtx.GradientTransformation, params: Any, n: int, start: int = 0):
+    """Applies ``n`` updates with :func:`example_grads`; returns (params, state, updates)."""
+    state = tx.init(params)
+    updates = None
+    for k in range(start, start + n):
+        updates, state = tx.update(example_grads(k, params), state, params)
+        params = gradtx.apply_updates(params, updates)
+    return params, state, updates
+
+
+def minimise(tx: gradtx.GradientTransformation, f: Callable, x0: jax.Array, steps: int):
+    """Runs ``steps`` of ``tx`` on ``f`` from ``x0`` inside one jitted scan; returns x."""
+
+    @jax.jit
+    def run(x0):
+        def step(carry, _):
+            x, state = carry
+            updates, state = tx.update(jax.grad(f)(x), state, x)
+            return (gradtx.apply_updates(x, updates), state), None
+
+        (x, _), _ = jax.lax.scan(step, (x0, tx.init(x0)), None, length=steps)
+        return x
+
+    return run(x0)
+
+
+def numeric_leaves(tree: Any) -> list[np.ndarray]:
+    """The leaves of ``tree`` as NumPy arrays (random keys as their key data)."""
+    out = []
+    for x in jax.tree.leaves(tree):
+        if jnp.issubdtype(jnp.result_type(x), jax.dtypes.prng_key):
+            x = jax.random.key_data(x)
+        out.append(np.asarray(x))
+    return out
+
+
+def dtype_tree(tree: Any) -> Any:
+    return jax.tree.map(lambda x: (jnp.shape(x), jnp.result_type(x)), tree)

@@ -1,0 +1,171 @@
+"""The contract every public transform and optimizer keeps (DESIGN.md, "The contract")."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gradtx
+from tests.helpers import (
+    CASES,
+    dtype_tree,
+    example_grads,
+    example_params,
+    minimise,
+    numeric_leaves,
+    run_steps,
+)
+
+ids = [c.name for c in CASES]
+
+
+def _exported_factories() -> set[str]:
+    """Every public name of gradtx that builds a GradientTransformation."""
+    names = set()
+    for name in gradtx.__all__:
+        obj = getattr(gradtx, name)
+        if callable(obj) and not isinstance(obj, type) and name[0].islower():
+            names.add(name)
+    return names - {"apply_updates", "chain", "named_chain", "stateless", "safe_increment"}
+
+
+def test_registry_covers_every_public_transform():
+    covered = {c.name for c in CASES} | {"set_to_zero"}  # set_to_zero: tests/test_base.py
+    missing = _exported_factories() - covered
+    assert not missing, f"add these to tests/helpers.py CASES: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_jit_matches_eager(case):
+    tx = case.make(case.h)
+    params = example_params()
+    eager = run_steps(tx, params, 3)
+    jitted = run_steps(
+        gradtx.GradientTransformation(jax.jit(tx.init), jax.jit(tx.update)), params, 3
+    )
+    for a, b in zip(numeric_leaves(eager), numeric_leaves(jitted), strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_second_update_does_not_retrace(case):
+    tx = case.make(case.h)
+    params = example_params()
+    traces = []
+
+    @jax.jit
+    def step(grads, state, params):
+        traces.append(None)
+        return tx.update(grads, state, params)
+
+    state = tx.init(params)
+    for k in range(3):
+        _, state = step(example_grads(k, params), state, params)
+    assert len(traces) == 1
+
+
+DTYPES = [jnp.bfloat16, jnp.float16, jnp.float32, jnp.complex64]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: jnp.dtype(d).name)
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_dtypes_are_stable(case, dtype):
+    _check_dtypes(case, dtype)
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_dtypes_are_stable_float64(case):
+    with jax.enable_x64(True):
+        _check_dtypes(case, jnp.float64)
+
+
+def _check_dtypes(case, dtype):
+    tx = case.make(case.h)
+    params = example_params(dtype)
+    state0 = tx.init(params)
+    grads = example_grads(0, params)
+    updates, state1 = tx.update(grads, state0, params)
+    updates, state2 = tx.update(grads, state1, params)
+    # Updates come back in the gradients' dtype, the state keeps its structure and dtypes.
+    assert dtype_tree(updates) == dtype_tree(grads)
+    assert dtype_tree(state1) == dtype_tree(state0) == dtype_tree(state2)
+    for leaf in jax.tree.leaves(updates):
+        assert jnp.all(jnp.isfinite(leaf.astype(jnp.complex64))), case.name
+    # So both branches of a lax.cond between two steps type-check.
+    chosen = jax.lax.cond(True, lambda: state1, lambda: state2)
+    assert dtype_tree(chosen) == dtype_tree(state0)
+    # The parameters keep their dtype.
+    new_params = gradtx.apply_updates(params, updates)
+    assert dtype_tree(new_params) == dtype_tree(params)
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_vmap_over_hyperparameter_matches_separate_runs(case):
+    params = example_params()
+
+    def run(h):
+        tx = case.make(h)
+        state = tx.init(params)
+
+        def step(carry, k):
+            p, s = carry
+            grads = jax.tree.map(lambda x: jnp.sin(x * (k + 1.0)) + 0.1 * x, p)
+            u, s = tx.update(grads, s, p)
+            return (gradtx.apply_updates(p, u), s), None
+
+        (p, _), _ = jax.lax.scan(step, (params, state), jnp.arange(5.0))
+        return p
+
+    grid = jnp.array(case.grid)
+    batched = jax.jit(jax.vmap(run))(grid)
+    for i, h in enumerate(case.grid):
+        single = jax.jit(run)(h)
+        for b, s in zip(jax.tree.leaves(batched), jax.tree.leaves(single), strict=True):
+            np.testing.assert_allclose(b[i], s, rtol=1e-5, atol=1e-6)
+
+
+def parabola(x):
+    """0.5 (x0 - 1)^2 + 2 (x1 + 2)^2: minimum at (1, -2), condition number 4."""
+    return 0.5 * (x[0] - 1.0) ** 2 + 2.0 * (x[1] + 2.0) ** 2
+
+
+def rosenbrock(x):
+    return (1.0 - x[0]) ** 2 + 100.0 * (x[1] - x[0] ** 2) ** 2
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_converges_on_parabola(case):
+    x = minimise(case.optimizer(case.parabola_lr), parabola, jnp.array([3.0, 3.0]), 2_000)
+    np.testing.assert_allclose(x, [1.0, -2.0], atol=1e-3)
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_converges_on_rosenbrock(case):
+    x = minimise(
+        case.optimizer(case.rosenbrock_lr),
+        rosenbrock,
+        jnp.array([-1.2, 1.0]),
+        case.rosenbrock_steps,
+    )
+    np.testing.assert_allclose(x, [1.0, 1.0], atol=1e-3)
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_extra_keyword_arguments_are_ignored(case):
+    tx = gradtx.chain(case.make(case.h))
+    params = example_params()
+    grads = example_grads(0, params)
+    plain = tx.update(grads, tx.init(params), params)
+    extra = tx.update(grads, tx.init(params), params, value=jnp.array(1.0), other="x")
+    for a, b in zip(numeric_leaves(plain), numeric_leaves(extra), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_init_works_on_shapes_only(case):
+    tx = case.make(case.h)
+    params = example_params()
+    shapes = jax.eval_shape(tx.init, params)
+    assert dtype_tree(shapes) == dtype_tree(tx.init(params))

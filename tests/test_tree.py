@@ -1,0 +1,160 @@
+"""gradtx.tree against NumPy on random trees (hypothesis) and its error messages."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from gradtx import tree
+
+# XLA on CPU flushes subnormal floats to zero, so they are left out of the inputs.
+FLOATS = st.floats(
+    -1e3, 1e3, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=32
+)
+
+
+@st.composite
+def trees(draw, n_trees=1, complex_=False):
+    """``n_trees`` dicts of float32 (or complex64) arrays sharing one structure."""
+    shapes = draw(st.lists(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4), max_size=4))
+    out = []
+    for _ in range(n_trees):
+        leaves = {}
+        for i, shape in enumerate(shapes):
+            x = draw(hnp.arrays(np.float32, shape, elements=FLOATS))
+            if complex_:
+                x = x + 1j * draw(hnp.arrays(np.float32, shape, elements=FLOATS))
+            leaves[f"leaf{i}"] = x
+        out.append({"group": leaves, "extra": [np.float32(draw(FLOATS))]})
+    return out
+
+
+def flat(t) -> np.ndarray:
+    leaves = [np.ravel(np.asarray(x, np.complex128)) for x in jax.tree.leaves(t)]
+    return np.concatenate(leaves) if leaves else np.zeros(0)
+
+
+@settings(deadline=None, max_examples=40)
+@given(trees(n_trees=3), FLOATS)
+def test_arithmetic_matches_numpy(ts, s):
+    a, b, c = ts
+    np.testing.assert_allclose(
+        flat(tree.add(a, b, c)), flat(a) + flat(b) + flat(c), rtol=1e-6, atol=1e-3
+    )
+    np.testing.assert_allclose(flat(tree.sub(a, b)), flat(a) - flat(b), rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(flat(tree.scale(s, a)), s * flat(a), rtol=1e-6, atol=1e-30)
+    np.testing.assert_allclose(
+        flat(tree.add_scale(a, s, b)), flat(a) + s * flat(b), rtol=1e-5, atol=1e-3
+    )
+    np.testing.assert_allclose(tree.sum(a), flat(a).real.sum(), rtol=1e-5, atol=1e-2)
+
+
+@settings(deadline=None, max_examples=40)
+@given(trees(n_trees=2, complex_=True))
+def test_vdot_and_norms_match_numpy_for_complex_trees(ts):
+    a, b = ts
+    fa, fb = flat(a), flat(b)
+    np.testing.assert_allclose(tree.vdot(a, b), np.vdot(fa, fb), rtol=1e-4, atol=1e-1)
+    scale = max(1.0, np.abs(fa).max(initial=0.0))
+    np.testing.assert_allclose(tree.norm(a), np.linalg.norm(fa), rtol=1e-5, atol=1e-6 * scale)
+    np.testing.assert_allclose(
+        tree.norm(a, squared=True), np.linalg.norm(fa) ** 2, rtol=1e-5, atol=1e-6 * scale**2
+    )
+    np.testing.assert_allclose(tree.norm(a, ord=1), np.abs(fa).sum(), rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(tree.norm(a, ord="inf"), np.abs(fa).max(initial=0.0), rtol=1e-6)
+    assert tree.norm(a).dtype == jnp.float32
+
+
+def test_norm_of_low_precision_tree_is_accumulated_in_float32():
+    # 10,000 ones in bfloat16: a bfloat16 accumulator would stall at 256.
+    x = {"w": jnp.ones(10_000, jnp.bfloat16)}
+    assert float(tree.norm(x, squared=True)) == 10_000.0
+    assert float(tree.sum(x)) == 10_000.0
+
+
+def test_norm_of_empty_tree_is_zero():
+    assert float(tree.norm({})) == 0.0
+    assert float(tree.norm({}, ord="inf")) == 0.0
+    assert float(tree.sum([])) == 0.0
+
+
+def test_norm_rejects_unknown_orders():
+    with pytest.raises(ValueError, match="ord must be 1, 2 or 'inf', got 3"):
+        tree.norm({"a": jnp.ones(2)}, ord=3)
+    with pytest.raises(ValueError, match="squared=True needs ord=2"):
+        tree.norm({"a": jnp.ones(2)}, ord=1, squared=True)
+
+
+def test_like_constructors_and_cast():
+    t = {"a": jnp.ones((2, 3), jnp.bfloat16), "b": jnp.arange(3)}
+    z = tree.zeros_like(t)
+    assert z["a"].dtype == jnp.bfloat16 and z["b"].dtype == jnp.int32
+    assert not np.any(np.asarray(z["a"], np.float32))
+    o = tree.ones_like(t, jnp.float32)
+    assert o["a"].dtype == o["b"].dtype == jnp.float32
+    np.testing.assert_array_equal(o["b"], np.ones(3))
+    f = tree.full_like(t, 7.0, jnp.float32)
+    np.testing.assert_array_equal(f["a"], np.full((2, 3), 7.0))
+    c = tree.cast(t, jnp.float16)
+    assert c["a"].dtype == c["b"].dtype == jnp.float16
+    assert tree.cast(t, None) is t
+    # Shape-only leaves work, so init can run under jax.eval_shape.
+    shapes = jax.eval_shape(tree.zeros_like, t)
+    assert shapes["a"].shape == (2, 3) and shapes["a"].dtype == jnp.bfloat16
+
+
+def test_where_with_scalar_and_tree_conditions():
+    a = {"x": jnp.array([1.0, 2.0]), "y": jnp.array(3.0)}
+    b = {"x": jnp.array([-1.0, -2.0]), "y": jnp.array(-3.0)}
+    np.testing.assert_array_equal(tree.where(jnp.array(True), a, b)["x"], [1.0, 2.0])
+    np.testing.assert_array_equal(tree.where(False, a, b)["y"], -3.0)
+    cond = {"x": jnp.array([True, False]), "y": jnp.array(False)}
+    out = tree.where(cond, a, b)
+    np.testing.assert_array_equal(out["x"], [1.0, -2.0])
+    np.testing.assert_array_equal(out["y"], -3.0)
+
+
+class Pair(NamedTuple):
+    first: jax.Array
+    second: list
+
+
+def test_map_with_path_gives_slash_joined_paths():
+    t = {"layer": Pair(jnp.zeros(1), [jnp.zeros(1), jnp.zeros(1)]), "b": jnp.zeros(1)}
+    paths = tree.map_with_path(lambda p, x: p, t)
+    assert jax.tree.leaves(paths) == ["b", "layer/first", "layer/second/0", "layer/second/1"]
+    doubled = tree.map_with_path(lambda p, x, y: x + y, t, t)
+    assert jax.tree.structure(doubled) == jax.tree.structure(t)
+
+
+def test_structure_mismatch_names_first_differing_path_and_both_structures():
+    a = {"dense": {"b": jnp.zeros(1), "w": jnp.zeros(1)}}
+    b = {"dense": {"b": jnp.zeros(1), "v": jnp.zeros(1)}}
+    with pytest.raises(ValueError, match="Tree structures differ") as e:
+        tree.add(a, b)
+    msg = str(e.value)
+    assert "['dense']['w']" in msg and "['dense']['v']" in msg
+    assert str(jax.tree.structure(a)) in msg and str(jax.tree.structure(b)) in msg
+    with pytest.raises(ValueError, match=r"first extra leaf is \['c'\]"):
+        tree.sub({"a": 1.0}, {"a": 1.0, "c": 2.0})
+    with pytest.raises(ValueError, match="container types differ"):
+        tree.sub((1.0, 2.0), [1.0, 2.0])
+
+
+def test_non_array_leaves_get_a_message_saying_how_to_filter_them():
+    params = {"w": jnp.zeros(2), "act": jax.nn.relu}
+    with pytest.raises(TypeError) as e:
+        tree.zeros_like(params)
+    msg = str(e.value)
+    assert "['act']" in msg and "is a function" in msg and "equinox.partition" in msg
+    with pytest.raises(TypeError, match=r"\['name'\] is a str"):
+        tree.check_array_leaves({"name": "mlp"}, "init(params)")
+    # None is an empty subtree, Python scalars are arrays.
+    tree.check_array_leaves({"a": None, "b": 1.0, "c": np.ones(2)}, "init(params)")
