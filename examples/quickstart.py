@@ -9,6 +9,7 @@ the loss as it goes down and the final training accuracy::
 from __future__ import annotations
 
 import argparse
+import itertools
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +32,7 @@ def make_spirals(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def init_mlp(key: jax.Array, sizes: list[int]) -> list[dict[str, jax.Array]]:
     """Glorot-uniform weights and zero biases for a dense network with the given widths."""
     params = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+    for n_in, n_out in itertools.pairwise(sizes):
         key, sub = jax.random.split(key)
         limit = np.sqrt(6.0 / (n_in + n_out))
         w = jax.random.uniform(sub, (n_in, n_out), minval=-limit, maxval=limit)
