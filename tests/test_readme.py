@@ -19,9 +19,9 @@ def test_readme_tour_trains():
     y = x @ jnp.array([[1.0, -1.0], [2.0, 0.0], [0.0, 3.0]]) + 0.5
     params, state = namespace["params"], namespace["state"]
     first = float(namespace["loss"](params, x, y))
-    for _ in range(200):
+    for _ in range(1_000):
         params, state = namespace["step"](params, state, x, y)
-    assert float(namespace["loss"](params, x, y)) < first / 2
+    assert float(namespace["loss"](params, x, y)) < first / 3
 
 
 def test_readme_has_the_two_one_line_commands():
