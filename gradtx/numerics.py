@@ -14,7 +14,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["abs_sq", "compute_dtype", "real_dtype", "safe_increment", "upcast"]
+__all__ = ["abs_sq", "compute_dtype", "real_dtype", "safe_increment", "safe_sqrt", "upcast"]
 
 _INT32_MAX = jnp.iinfo(jnp.int32).max
 
@@ -60,6 +60,22 @@ def upcast(x: jax.Array) -> jax.Array:
 def real_dtype(dtype: jnp.dtype) -> jnp.dtype:
     """The real dtype of the same precision: complex64 -> float32, float32 -> float32."""
     return jnp.finfo(dtype).dtype if jnp.issubdtype(dtype, jnp.inexact) else jnp.dtype(dtype)
+
+
+def safe_sqrt(x: jax.Array) -> jax.Array:
+    """``sqrt(x)`` for ``x >= 0`` whose gradient at 0 is 0 instead of nan.
+
+    Norms of all-zero leaves (zero-initialised biases, a zero gradient) then stay
+    differentiable, which matters when differentiating through an update with respect to a
+    hyperparameter.
+
+    Example:
+        >>> import jax
+        >>> jax.grad(safe_sqrt)(0.0)
+        Array(0., dtype=float32, weak_type=True)
+    """
+    positive = x > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1)), 0)
 
 
 def abs_sq(x: jax.Array) -> jax.Array:

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx.numerics import abs_sq, upcast
+from gradtx.numerics import abs_sq, safe_sqrt, upcast
 
 __all__ = [
     "add",
@@ -289,7 +289,7 @@ def norm(tree: Any, ord: int | str = 2, squared: bool = False) -> jax.Array:
     zero = jnp.zeros([], jnp.float32)
     if ord == 2:
         total = builtins.sum((jnp.sum(abs_sq(x)) for x in leaves), zero)
-        return total if squared else jnp.sqrt(total)
+        return total if squared else safe_sqrt(total)
     if squared:
         raise ValueError(f"norm(): squared=True needs ord=2, got ord={ord!r}.")
     if ord == 1:

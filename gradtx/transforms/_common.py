@@ -47,7 +47,32 @@ def real_full_like(params: Any, fill_value: Any = 0.0, dtype: Any = None) -> Any
     )
 
 
+def as_real(value: Any, like: jax.Array) -> jax.Array:
+    """A hyperparameter as an array of the real compute dtype of ``like``.
+
+    Casting first makes a Python number and an array (or a traced value under vmap) give the
+    same bits, and keeps every formula consistent with itself: ``1 - 0.999`` would otherwise
+    be rounded from a double in a moving average but ``1 - 0.999**1`` computed from
+    ``float32(0.999)`` in its bias correction, so that Adam's first step would miss
+    ``sign(g)`` by 1e-5 and a vmapped sweep would disagree with the single run it replaces.
+    """
+    return jnp.asarray(value, real_dtype(compute_dtype(jnp.result_type(like))))
+
+
+def moving_average(decay: Any, old: jax.Array, new: jax.Array) -> jax.Array:
+    """``decay * old + (1 - decay) * new`` in the dtype of ``new``."""
+    decay = as_real(decay, new)
+    return decay * old.astype(new.dtype) + (1 - decay) * new
+
+
 def debias_factor(decay: Any, count: jax.Array, like: jax.Array) -> jax.Array:
-    """``1 - decay**count`` computed in the real compute dtype of ``like``."""
-    t = count.astype(real_dtype(compute_dtype(jnp.result_type(like))))
-    return 1 - decay**t
+    """``1 - decay**count`` in the real compute dtype of ``like``, without cancellation.
+
+    ``1 - 0.999**t`` computed directly loses about ``t`` ulps of ``0.999**t`` to cancellation
+    (a relative error of 6e-5 at t = 50 in float32); ``-expm1(t * log(decay))`` keeps it to a
+    few ulps. ``decay = 0`` gives 1 for every ``count >= 1``.
+    """
+    decay = as_real(decay, like)
+    positive = decay > 0
+    log_decay = jnp.log(jnp.where(positive, decay, 1.0))
+    return jnp.where(positive, -jnp.expm1(count.astype(decay.dtype) * log_decay), 1.0)

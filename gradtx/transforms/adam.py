@@ -11,7 +11,13 @@ from gradtx import _checks
 from gradtx import tree as _tree
 from gradtx.base import GradientTransformation, Updates
 from gradtx.numerics import abs_sq, safe_increment, upcast
-from gradtx.transforms._common import debias_factor, map_leaves, real_full_like
+from gradtx.transforms._common import (
+    as_real,
+    debias_factor,
+    map_leaves,
+    moving_average,
+    real_full_like,
+)
 
 __all__ = [
     "ScaleByAdamState",
@@ -30,12 +36,8 @@ def _first_moment_hat(m, gc, b1, count, nesterov):
     """Bias-corrected first moment; Nesterov's variant looks one step ahead (Dozat, 2016)."""
     if nesterov:
         ahead = b1 * m / debias_factor(b1, safe_increment(count), gc)
-        return ahead + (1 - b1) * gc / debias_factor(b1, count, gc)
+        return ahead + (1 - as_real(b1, gc)) * gc / debias_factor(b1, count, gc)
     return m / debias_factor(b1, count, gc)
-
-
-def _ema(decay, old, new):
-    return decay * old.astype(new.dtype) + (1 - decay) * new
 
 
 class ScaleByAdamState(NamedTuple):
@@ -102,8 +104,8 @@ def scale_by_adam(
         def leaf(g, m, v):
             g = jnp.asarray(g)
             gc = upcast(g)
-            new_m = _ema(b1, m, gc)
-            new_v = _ema(b2, v, abs_sq(gc))
+            new_m = moving_average(b1, m, gc)
+            new_v = moving_average(b2, v, abs_sq(gc))
             m_hat = _first_moment_hat(new_m, gc, b1, count, nesterov)
             v_hat = new_v / debias_factor(b2, count, gc)
             u = m_hat / (jnp.sqrt(v_hat + eps_root) + eps)
@@ -183,8 +185,8 @@ def scale_by_amsgrad(
         def leaf(g, m, v, v_max):
             g = jnp.asarray(g)
             gc = upcast(g)
-            new_m = _ema(b1, m, gc)
-            new_v = _ema(b2, v, abs_sq(gc))
+            new_m = moving_average(b1, m, gc)
+            new_v = moving_average(b2, v, abs_sq(gc))
             m_hat = new_m / debias_factor(b1, count, gc) if bias_correction_mu else new_m
             nu_corr = debias_factor(b2, count, gc) if bias_correction_nu else 1.0
             if max_before_bias_correction:
@@ -248,7 +250,7 @@ def scale_by_adamax(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8) -> Gradient
         def leaf(g, m, v):
             g = jnp.asarray(g)
             gc = upcast(g)
-            new_m = _ema(b1, m, gc)
+            new_m = moving_average(b1, m, gc)
             new_v = jnp.maximum(b2 * v.astype(jnp.abs(gc).dtype), jnp.abs(gc) + eps)
             u = new_m / debias_factor(b1, count, gc) / new_v
             return u.astype(g.dtype), new_m.astype(m.dtype), new_v.astype(v.dtype)
@@ -313,8 +315,8 @@ def scale_by_belief(
         def leaf(g, m, s):
             g = jnp.asarray(g)
             gc = upcast(g)
-            new_m = _ema(b1, m, gc)
-            new_s = _ema(b2, s, abs_sq(gc - new_m)) + eps_root
+            new_m = moving_average(b1, m, gc)
+            new_s = moving_average(b2, s, abs_sq(gc - new_m)) + eps_root
             m_hat = _first_moment_hat(new_m, gc, b1, count, nesterov)
             s_hat = new_s / debias_factor(b2, count, gc)
             u = m_hat / (jnp.sqrt(s_hat) + eps)
@@ -364,8 +366,8 @@ def scale_by_lion(b1: Any = 0.9, b2: Any = 0.99, mu_dtype: Any = None) -> Gradie
     def leaf(g, m):
         g = jnp.asarray(g)
         gc = upcast(g)
-        u = jnp.sign(_ema(b1, m, gc))
-        return u.astype(g.dtype), _ema(b2, m, gc).astype(m.dtype)
+        u = jnp.sign(moving_average(b1, m, gc))
+        return u.astype(g.dtype), moving_average(b2, m, gc).astype(m.dtype)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args

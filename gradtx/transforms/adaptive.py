@@ -11,7 +11,12 @@ from gradtx import _checks
 from gradtx import tree as _tree
 from gradtx.base import GradientTransformation, Updates
 from gradtx.numerics import abs_sq, safe_increment, upcast
-from gradtx.transforms._common import debias_factor, map_leaves, real_full_like
+from gradtx.transforms._common import (
+    debias_factor,
+    map_leaves,
+    moving_average,
+    real_full_like,
+)
 
 __all__ = [
     "ScaleByRStdDevState",
@@ -161,14 +166,16 @@ def scale_by_rms(
         def leaf(g, v, m=None):
             g = jnp.asarray(g)
             gc = upcast(g)
-            new_v = decay * v.astype(abs_sq(gc).dtype) + (1 - decay) * abs_sq(gc)
+            new_v = moving_average(decay, v, abs_sq(gc))
             v_hat = new_v / debias_factor(decay, count, g) if bias_correction else new_v
             if m is None:
                 u = gc * _inv_root(v_hat, eps, eps_in_sqrt)
                 return u.astype(g.dtype), new_v.astype(v.dtype)
-            new_m = decay * m.astype(gc.dtype) + (1 - decay) * gc
+            new_m = moving_average(decay, m, gc)
             m_hat = new_m / debias_factor(decay, count, g) if bias_correction else new_m
-            var = v_hat - abs_sq(m_hat)
+            # The variance is >= 0 in exact arithmetic; rounding can make it slightly negative
+            # (at the first debiased step it is exactly 0), so clamp before the root.
+            var = jnp.maximum(v_hat - abs_sq(m_hat), 0.0)
             u = gc * _inv_root(var, eps, eps_in_sqrt)
             return u.astype(g.dtype), new_v.astype(v.dtype), new_m.astype(m.dtype)
 

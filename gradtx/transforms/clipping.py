@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from gradtx import _checks
 from gradtx import tree as _tree
 from gradtx.base import EmptyState, GradientTransformation
-from gradtx.numerics import abs_sq, upcast
+from gradtx.numerics import abs_sq, safe_sqrt, upcast
 
 __all__ = ["clip", "clip_by_block_rms", "clip_by_global_norm"]
 
@@ -118,7 +118,7 @@ def clip_by_block_rms(threshold: Any) -> GradientTransformation:
     def leaf(u):
         u = jnp.asarray(u)
         uc = upcast(u)
-        rms = jnp.sqrt(jnp.mean(abs_sq(uc)))
+        rms = safe_sqrt(jnp.mean(abs_sq(uc)))
         return (uc / jnp.where(rms > threshold, rms / threshold, 1.0)).astype(u.dtype)
 
     def update_fn(updates, state, params=None, **extra_args):

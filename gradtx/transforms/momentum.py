@@ -10,8 +10,8 @@ import jax.numpy as jnp
 from gradtx import _checks
 from gradtx import tree as _tree
 from gradtx.base import GradientTransformation, Updates
-from gradtx.numerics import compute_dtype, real_dtype, safe_increment, upcast
-from gradtx.transforms._common import map_leaves
+from gradtx.numerics import safe_increment, upcast
+from gradtx.transforms._common import as_real, debias_factor, map_leaves, moving_average
 
 __all__ = ["EmaState", "TraceState", "ema", "trace"]
 
@@ -74,8 +74,9 @@ def trace(
     def leaf(g, t):
         g = jnp.asarray(g)
         gc = upcast(g)
-        new_t = decay * t.astype(gc.dtype) + (1 - dampening) * gc
-        u = gc + decay * new_t if nesterov else new_t
+        beta, damp = as_real(decay, gc), as_real(dampening, gc)
+        new_t = beta * t.astype(gc.dtype) + (1 - damp) * gc
+        u = gc + beta * new_t if nesterov else new_t
         return u.astype(g.dtype), new_t.astype(t.dtype)
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -132,11 +133,8 @@ def ema(decay: Any, debias: bool = True, accumulator_dtype: Any = None) -> Gradi
         def leaf(g, m):
             g = jnp.asarray(g)
             gc = upcast(g)
-            new_m = decay * m.astype(gc.dtype) + (1 - decay) * gc
-            u = new_m
-            if debias:
-                t = count.astype(real_dtype(compute_dtype(g.dtype)))
-                u = new_m / (1 - decay**t)
+            new_m = moving_average(decay, m, gc)
+            u = new_m / debias_factor(decay, count, gc) if debias else new_m
             return u.astype(g.dtype), new_m.astype(m.dtype)
 
         updates, new_ema = map_leaves(leaf, 2, updates, state.ema)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from gradtx import _checks
 from gradtx import tree as _tree
 from gradtx.base import EmptyState, GradientTransformation, ScalarOrSchedule, Schedule
-from gradtx.numerics import abs_sq, safe_increment, upcast
+from gradtx.numerics import abs_sq, safe_increment, safe_sqrt, upcast
 from gradtx.transforms._common import requires_params
 
 __all__ = [
@@ -180,8 +180,8 @@ def scale_by_trust_ratio(
     def leaf(u, w):
         u, w = jnp.asarray(u), jnp.asarray(w)
         uc, wc = upcast(u), upcast(w)
-        w_norm = jnp.maximum(jnp.sqrt(jnp.sum(abs_sq(wc))), min_norm)
-        u_norm = jnp.maximum(jnp.sqrt(jnp.sum(abs_sq(uc))), min_norm)
+        w_norm = jnp.maximum(safe_sqrt(jnp.sum(abs_sq(wc))), min_norm)
+        u_norm = jnp.maximum(safe_sqrt(jnp.sum(abs_sq(uc))), min_norm)
         ratio = trust_coefficient * w_norm / (u_norm + eps)
         ratio = jnp.where((w_norm == 0) | (u_norm == 0), 1.0, ratio)
         return (uc * ratio).astype(u.dtype)
