@@ -74,7 +74,10 @@ def run(tx, params, steps=4):
     for k in range(steps):
         grads = jax.tree.map(lambda x: jnp.cos(x * (k + 1.0)) - 0.3 * x, params)
         updates, state = tx.update(grads, state, params)
-        params = gradtx.apply_updates(params, updates)
+        # Transforms without a learning rate take steps of size ~1 (or ~|w| for the trust
+        # ratio); a small step keeps the runs away from chaotic dynamics, where float32
+        # rounding differences between two equal computations would grow without bound.
+        params = gradtx.apply_updates(params, gradtx.tree.scale(0.1, updates))
     return params
 
 
