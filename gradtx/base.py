@@ -34,6 +34,7 @@ from gradtx import tree as _tree
 
 __all__ = [
     "ArrayLike",
+    "DTypeLike",
     "EmptyState",
     "GradientTransformation",
     "OptState",
@@ -50,6 +51,8 @@ __all__ = [
 ]
 
 ArrayLike: TypeAlias = jax.typing.ArrayLike
+"""A number, a NumPy or JAX array, or a traced value: what every numeric hyperparameter takes."""
+DTypeLike: TypeAlias = jax.typing.DTypeLike
 Params: TypeAlias = Any
 """A pytree of arrays: the parameters being optimised."""
 Updates: TypeAlias = Any

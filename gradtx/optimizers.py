@@ -14,7 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from gradtx import _checks
-from gradtx.base import GradientTransformation, ScalarOrSchedule, chain, identity
+from gradtx.base import (
+    ArrayLike,
+    DTypeLike,
+    GradientTransformation,
+    ScalarOrSchedule,
+    chain,
+    identity,
+)
 from gradtx.transforms.adam import (
     scale_by_adam,
     scale_by_adamax,
@@ -47,7 +54,9 @@ __all__ = [
 ]
 
 
-def _momentum(fn: str, momentum: Any, nesterov: bool, **kwargs: Any) -> GradientTransformation:
+def _momentum(
+    fn: str, momentum: ArrayLike | None, nesterov: bool, **kwargs: Any
+) -> GradientTransformation:
     if momentum is None:
         if nesterov:
             raise ValueError(f"{fn}(): nesterov=True needs a momentum, got momentum=None.")
@@ -57,11 +66,11 @@ def _momentum(fn: str, momentum: Any, nesterov: bool, **kwargs: Any) -> Gradient
 
 def sgd(
     learning_rate: ScalarOrSchedule,
-    momentum: Any = None,
+    momentum: ArrayLike | None = None,
     nesterov: bool = False,
-    accumulator_dtype: Any = None,
+    accumulator_dtype: DTypeLike | None = None,
     *,
-    dampening: Any = 0.0,
+    dampening: ArrayLike = 0.0,
 ) -> GradientTransformation:
     r"""Stochastic gradient descent, optionally with (Nesterov) momentum.
 
@@ -113,7 +122,7 @@ def sgd(
 
 
 def heavy_ball(
-    learning_rate: ScalarOrSchedule, momentum: Any = 0.9, nesterov: bool = False
+    learning_rate: ScalarOrSchedule, momentum: ArrayLike = 0.9, nesterov: bool = False
 ) -> GradientTransformation:
     r"""Polyak's heavy ball in the lectures' form: the velocity accumulates scaled gradients.
 
@@ -150,10 +159,10 @@ def heavy_ball(
 
 def adagrad(
     learning_rate: ScalarOrSchedule,
-    initial_accumulator_value: Any = 0.1,
-    eps: Any = 1e-7,
+    initial_accumulator_value: ArrayLike = 0.1,
+    eps: ArrayLike = 1e-7,
     *,
-    lr_decay: Any = 0.0,
+    lr_decay: ArrayLike = 0.0,
     eps_in_sqrt: bool = True,
 ) -> GradientTransformation:
     r"""AdaGrad (Duchi et al., 2011), the lectures' Algorithm 8.4.
@@ -200,12 +209,12 @@ def adagrad(
 
 def rmsprop(
     learning_rate: ScalarOrSchedule,
-    decay: Any = 0.9,
-    eps: Any = 1e-8,
-    initial_scale: Any = 0.0,
+    decay: ArrayLike = 0.9,
+    eps: ArrayLike = 1e-8,
+    initial_scale: ArrayLike = 0.0,
     eps_in_sqrt: bool = True,
     centered: bool = False,
-    momentum: Any = None,
+    momentum: ArrayLike | None = None,
     nesterov: bool = False,
     bias_correction: bool = False,
 ) -> GradientTransformation:
@@ -250,11 +259,11 @@ def rmsprop(
 
 def adam(
     learning_rate: ScalarOrSchedule,
-    b1: Any = 0.9,
-    b2: Any = 0.999,
-    eps: Any = 1e-8,
-    eps_root: Any = 0.0,
-    mu_dtype: Any = None,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-8,
+    eps_root: ArrayLike = 0.0,
+    mu_dtype: DTypeLike | None = None,
     *,
     nesterov: bool = False,
     amsgrad: bool = False,
@@ -305,11 +314,11 @@ def adam(
 
 def adamw(
     learning_rate: ScalarOrSchedule,
-    b1: Any = 0.9,
-    b2: Any = 0.999,
-    eps: Any = 1e-8,
-    eps_root: Any = 0.0,
-    mu_dtype: Any = None,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-8,
+    eps_root: ArrayLike = 0.0,
+    mu_dtype: DTypeLike | None = None,
     weight_decay: ScalarOrSchedule = 1e-4,
     mask: Mask | None = None,
     *,
@@ -355,11 +364,11 @@ def adamw(
 
 def nadam(
     learning_rate: ScalarOrSchedule,
-    b1: Any = 0.9,
-    b2: Any = 0.999,
-    eps: Any = 1e-8,
-    eps_root: Any = 0.0,
-    mu_dtype: Any = None,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-8,
+    eps_root: ArrayLike = 0.0,
+    mu_dtype: DTypeLike | None = None,
     *,
     nesterov: bool = True,
 ) -> GradientTransformation:
@@ -395,11 +404,11 @@ def nadam(
 
 def nadamw(
     learning_rate: ScalarOrSchedule,
-    b1: Any = 0.9,
-    b2: Any = 0.999,
-    eps: Any = 1e-8,
-    eps_root: Any = 0.0,
-    mu_dtype: Any = None,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-8,
+    eps_root: ArrayLike = 0.0,
+    mu_dtype: DTypeLike | None = None,
     weight_decay: ScalarOrSchedule = 1e-4,
     mask: Mask | None = None,
     *,
@@ -435,11 +444,11 @@ def nadamw(
 
 def amsgrad(
     learning_rate: ScalarOrSchedule,
-    b1: Any = 0.9,
-    b2: Any = 0.999,
-    eps: Any = 1e-8,
-    eps_root: Any = 0.0,
-    mu_dtype: Any = None,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-8,
+    eps_root: ArrayLike = 0.0,
+    mu_dtype: DTypeLike | None = None,
     bias_correction_mu: bool = True,
     bias_correction_nu: bool = True,
     *,
@@ -490,7 +499,10 @@ def _amsgrad_chain(learning_rate, *args, **kwargs) -> GradientTransformation:
 
 
 def adamax(
-    learning_rate: ScalarOrSchedule, b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8
+    learning_rate: ScalarOrSchedule,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-8,
 ) -> GradientTransformation:
     r"""AdaMax (Kingma and Ba, 2014): Adam with the infinity norm (see
     :func:`gradtx.scale_by_adamax`); the same algorithm as ``torch.optim.Adamax``.
@@ -516,10 +528,10 @@ def adamax(
 
 def adabelief(
     learning_rate: ScalarOrSchedule,
-    b1: Any = 0.9,
-    b2: Any = 0.999,
-    eps: Any = 1e-16,
-    eps_root: Any = 1e-16,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-16,
+    eps_root: ArrayLike = 1e-16,
     *,
     nesterov: bool = False,
 ) -> GradientTransformation:
@@ -553,9 +565,9 @@ def adabelief(
 
 def lion(
     learning_rate: ScalarOrSchedule,
-    b1: Any = 0.9,
-    b2: Any = 0.99,
-    mu_dtype: Any = None,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.99,
+    mu_dtype: DTypeLike | None = None,
     weight_decay: ScalarOrSchedule = 1e-3,
     mask: Mask | None = None,
 ) -> GradientTransformation:
@@ -592,10 +604,10 @@ def lion(
 
 def lamb(
     learning_rate: ScalarOrSchedule,
-    b1: Any = 0.9,
-    b2: Any = 0.999,
-    eps: Any = 1e-6,
-    eps_root: Any = 0.0,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-6,
+    eps_root: ArrayLike = 0.0,
     weight_decay: ScalarOrSchedule = 0.0,
     mask: Mask | None = None,
 ) -> GradientTransformation:
@@ -657,10 +669,10 @@ def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformation:
 
 def noisy_sgd(
     learning_rate: ScalarOrSchedule,
-    eta: Any = 0.01,
-    gamma: Any = 0.55,
+    eta: ArrayLike = 0.01,
+    gamma: ArrayLike = 0.55,
     *,
-    key: Any,
+    key: int | ArrayLike,
 ) -> GradientTransformation:
     r"""SGD with annealed Gaussian gradient noise (Neelakantan et al., 2015).
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from gradtx import _checks
 from gradtx import tree as _tree
-from gradtx.base import GradientTransformation, Updates
+from gradtx.base import ArrayLike, GradientTransformation, Updates
 from gradtx.numerics import abs_sq, safe_increment, upcast
 from gradtx.transforms._common import (
     debias_factor,
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-def _inv_root(v: jax.Array, eps: Any, eps_in_sqrt: bool) -> jax.Array:
+def _inv_root(v: jax.Array, eps: ArrayLike, eps_in_sqrt: bool) -> jax.Array:
     """``1 / sqrt(v + eps)`` or ``1 / (sqrt(v) + eps)``."""
     return jax.lax.rsqrt(v + eps) if eps_in_sqrt else 1 / (jnp.sqrt(v) + eps)
 
@@ -39,7 +39,7 @@ class ScaleByRssState(NamedTuple):
 
 
 def scale_by_rss(
-    initial_accumulator_value: Any = 0.1, eps: Any = 1e-7, *, eps_in_sqrt: bool = True
+    initial_accumulator_value: ArrayLike = 0.1, eps: ArrayLike = 1e-7, *, eps_in_sqrt: bool = True
 ) -> GradientTransformation:
     r"""AdaGrad's scaling by the root of the sum of squared gradients (Duchi et al., 2011).
 
@@ -110,9 +110,9 @@ class ScaleByRStdDevState(NamedTuple):
 
 
 def scale_by_rms(
-    decay: Any = 0.9,
-    eps: Any = 1e-8,
-    initial_scale: Any = 0.0,
+    decay: ArrayLike = 0.9,
+    eps: ArrayLike = 1e-8,
+    initial_scale: ArrayLike = 0.0,
     eps_in_sqrt: bool = True,
     bias_correction: bool = False,
     *,

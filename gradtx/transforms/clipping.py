@@ -9,8 +9,9 @@ import jax.numpy as jnp
 
 from gradtx import _checks
 from gradtx import tree as _tree
-from gradtx.base import EmptyState, GradientTransformation
+from gradtx.base import ArrayLike, EmptyState, GradientTransformation
 from gradtx.numerics import abs_sq, safe_sqrt, upcast
+from gradtx.transforms._common import as_real
 
 __all__ = ["clip", "clip_by_block_rms", "clip_by_global_norm"]
 
@@ -20,7 +21,7 @@ def _empty_init(params: Any) -> EmptyState:
     return EmptyState()
 
 
-def clip(max_delta: Any) -> GradientTransformation:
+def clip(max_delta: ArrayLike) -> GradientTransformation:
     r"""Clips each update coordinate to :math:`[-\Delta, \Delta]`.
 
     A complex coordinate keeps its phase and has its modulus clipped to :math:`\Delta`.
@@ -45,7 +46,9 @@ def clip(max_delta: Any) -> GradientTransformation:
             mod = jnp.abs(u)
             factor = jnp.where(mod > max_delta, max_delta / jnp.where(mod > 0, mod, 1), 1)
             return (u * factor).astype(u.dtype)
-        return jnp.clip(upcast(u), -max_delta, max_delta).astype(u.dtype)
+        uc = upcast(u)
+        delta = as_real(max_delta, uc)
+        return jnp.clip(uc, -delta, delta).astype(u.dtype)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -54,7 +57,7 @@ def clip(max_delta: Any) -> GradientTransformation:
     return GradientTransformation(_empty_init, update_fn)
 
 
-def clip_by_global_norm(max_norm: Any) -> GradientTransformation:
+def clip_by_global_norm(max_norm: ArrayLike) -> GradientTransformation:
     r"""Rescales all updates together when their global norm exceeds ``max_norm``.
 
     .. math::
@@ -94,7 +97,7 @@ def clip_by_global_norm(max_norm: Any) -> GradientTransformation:
     return GradientTransformation(_empty_init, update_fn)
 
 
-def clip_by_block_rms(threshold: Any) -> GradientTransformation:
+def clip_by_block_rms(threshold: ArrayLike) -> GradientTransformation:
     r"""Rescales each leaf whose root mean square exceeds ``threshold``.
 
     .. math::

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from gradtx import _checks
 from gradtx import tree as _tree
-from gradtx.base import GradientTransformation, Updates
+from gradtx.base import ArrayLike, DTypeLike, GradientTransformation, Updates
 from gradtx.numerics import safe_increment, upcast
 from gradtx.transforms._common import as_real, debias_factor, map_leaves, moving_average
 
@@ -23,11 +23,11 @@ class TraceState(NamedTuple):
 
 
 def trace(
-    decay: Any,
+    decay: ArrayLike,
     nesterov: bool = False,
-    accumulator_dtype: Any = None,
+    accumulator_dtype: DTypeLike | None = None,
     *,
-    dampening: Any = 0.0,
+    dampening: ArrayLike = 0.0,
 ) -> GradientTransformation:
     r"""Momentum: accumulates a decaying sum of past updates.
 
@@ -94,7 +94,9 @@ class EmaState(NamedTuple):
     ema: Updates
 
 
-def ema(decay: Any, debias: bool = True, accumulator_dtype: Any = None) -> GradientTransformation:
+def ema(
+    decay: ArrayLike, debias: bool = True, accumulator_dtype: DTypeLike | None = None
+) -> GradientTransformation:
     r"""Exponential moving average of the updates.
 
     .. math::

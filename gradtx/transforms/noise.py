@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from gradtx import _checks
-from gradtx.base import GradientTransformation
+from gradtx.base import ArrayLike, GradientTransformation
 from gradtx.numerics import safe_increment, upcast
 
 __all__ = ["AddNoiseState", "add_noise"]
@@ -21,7 +21,7 @@ class AddNoiseState(NamedTuple):
     rng_key: jax.Array
 
 
-def _as_key(key: Any) -> jax.Array:
+def _as_key(key: int | ArrayLike) -> jax.Array:
     if isinstance(key, int) and not isinstance(key, bool):
         return jax.random.key(key)
     if isinstance(key, jax.Array):
@@ -35,7 +35,7 @@ def _as_key(key: Any) -> jax.Array:
     )
 
 
-def add_noise(eta: Any, gamma: Any, key: Any) -> GradientTransformation:
+def add_noise(eta: ArrayLike, gamma: ArrayLike, key: int | ArrayLike) -> GradientTransformation:
     r"""Adds annealed Gaussian noise to the updates (Neelakantan et al., 2015).
 
     .. math::

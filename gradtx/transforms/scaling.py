@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from gradtx import _checks
 from gradtx import tree as _tree
-from gradtx.base import EmptyState, GradientTransformation, ScalarOrSchedule, Schedule
+from gradtx.base import ArrayLike, EmptyState, GradientTransformation, ScalarOrSchedule, Schedule
 from gradtx.numerics import abs_sq, safe_increment, safe_sqrt, upcast
 from gradtx.transforms._common import requires_params
 
@@ -33,7 +33,7 @@ def _scale_leaf(u: jax.Array, factor: Any) -> jax.Array:
     return (upcast(u) * factor).astype(u.dtype)
 
 
-def scale(step_size: Any) -> GradientTransformation:
+def scale(step_size: ArrayLike) -> GradientTransformation:
     r"""Multiplies every update by a constant: :math:`u \leftarrow s\,u`.
 
     Args:
@@ -150,7 +150,7 @@ def scale_by_sign() -> GradientTransformation:
 
 
 def scale_by_trust_ratio(
-    min_norm: Any = 0.0, trust_coefficient: Any = 1.0, eps: Any = 0.0
+    min_norm: ArrayLike = 0.0, trust_coefficient: ArrayLike = 1.0, eps: ArrayLike = 0.0
 ) -> GradientTransformation:
     r"""Scales each leaf's update by its trust ratio (LARS/LAMB, You et al. 2017, 2019).
 
