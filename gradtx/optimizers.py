@@ -275,7 +275,9 @@ def adam(
         \epsilon}
 
     with the bias-corrected moments of :func:`gradtx.scale_by_adam`. ``amsgrad=True`` is
-    :func:`amsgrad` (as in ``torch.optim.Adam``).
+    ``torch.optim.Adam(amsgrad=True)``, that is :func:`amsgrad` with
+    ``max_before_bias_correction=True`` (Optax has no such flag; ``gradtx.amsgrad`` defaults to
+    Optax's form).
 
     Args:
         learning_rate: :math:`\eta \ge 0`, a number, array, traced value or schedule.
@@ -285,7 +287,7 @@ def adam(
         eps_root: :math:`\epsilon_{root} \ge 0`.
         mu_dtype: dtype of the first moment.
         nesterov: NAdam's Nesterov momentum.
-        amsgrad: divide by the running maximum of the second moment.
+        amsgrad: divide by the running maximum of the second moment, as torch does.
 
     Returns:
         The optimizer.
@@ -305,7 +307,9 @@ def adam(
     if amsgrad:
         if nesterov:
             raise ValueError("adam(): nesterov=True and amsgrad=True cannot be combined.")
-        return _amsgrad_chain(learning_rate, b1, b2, eps, eps_root, mu_dtype)
+        return _amsgrad_chain(
+            learning_rate, b1, b2, eps, eps_root, mu_dtype, max_before_bias_correction=True
+        )
     return chain(
         scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
         scale_by_learning_rate(learning_rate),

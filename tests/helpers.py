@@ -17,6 +17,25 @@ import numpy as np
 
 import gradtx
 
+# The modules of the foundation: transforms and named optimizers. Wrappers, schedules, line
+# searches and second-order methods have their own test files.
+CORE_MODULES = {"gradtx.base", "gradtx.optimizers"} | {
+    f"gradtx.transforms.{m}"
+    for m in ("adam", "adaptive", "clipping", "momentum", "noise", "regularization", "scaling")
+}
+
+
+def core_factories() -> set[str]:
+    """Every public transform and optimizer factory of the core modules."""
+    return {
+        name
+        for name in gradtx.__all__
+        if name[0].islower()
+        and callable(getattr(gradtx, name))
+        and not isinstance(getattr(gradtx, name), type)
+        and getattr(getattr(gradtx, name), "__module__", None) in CORE_MODULES
+    } - {"apply_updates", "chain", "named_chain", "stateless"}
+
 
 @dataclasses.dataclass(frozen=True)
 class Case:

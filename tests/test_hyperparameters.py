@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import gradtx
-from tests.helpers import CASES, example_params
+from tests.helpers import CASES, core_factories, example_params
 
 # Every factory exported by gradtx, and how to call it when an argument has no default.
 REQUIRED = {"learning_rate": 0.05, "decay": 0.9, "step_size": 0.5, "max_delta": 1.0,
@@ -18,23 +18,9 @@ REQUIRED = {"learning_rate": 0.05, "decay": 0.9, "step_size": 0.5, "max_delta": 
 NOT_HYPERPARAMETERS = {"key", "accumulator_dtype", "mu_dtype", "mask", "step_size_fn"}
 # Arguments whose default is None but which take a number.
 OPTIONAL_NUMBERS = {"momentum": 0.9}
-FACTORIES = [
-    name
-    for name in gradtx.__all__
-    if callable(getattr(gradtx, name))
-    and name[0].islower()
-    and name
-    not in {
-        "apply_updates",
-        "chain",
-        "named_chain",
-        "stateless",
-        "safe_increment",
-        "identity",
-        "set_to_zero",
-        "scale_by_sign",
-    }
-]
+FACTORIES = sorted(
+    core_factories() - {"safe_increment", "identity", "set_to_zero", "scale_by_sign"}
+)
 
 
 def numeric_arguments(name):

@@ -1,0 +1,469 @@
+"""gradtx against Optax and torch.optim, step by step, on the same inputs.
+
+Every case runs gradtx for 50 steps in float32 on a small pytree (a (3, 4) matrix and a (4,)
+vector) from the same initial parameters and the same sequence of gradients, drawn once from a
+NumPy ``RandomState``. The gradients change scale from step to step (so clipping thresholds are
+sometimes hit and sometimes not) and one coordinate is exactly zero for the first steps (the
+zero branches of the accumulators).
+
+* Optax: the updates are compared at every step and the parameters after every step, with
+  Optax's code evaluated in float64 on the same float32 inputs and float32 hyperparameters
+  (see the comment above ``OPTAX_TRANSFORMS`` for why).
+* torch.optim (which only exposes parameters): the parameters after every step, torch in
+  float32.
+
+The tolerance is ``rtol=1e-5`` with an absolute tolerance of ``1e-7`` times the magnitude of
+the computation (see :class:`_Magnitudes`), so that an entry that cancels to nearly zero is
+judged on the scale of the terms that produced it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import torch
+
+import gradtx
+
+N_STEPS = 50
+RTOL = 1e-5
+ATOL = 1e-7
+
+
+# --- shared inputs and loop -------------------------------------------------------------------
+
+
+def _initial_params() -> dict[str, np.ndarray]:
+    rs = np.random.RandomState(0)
+    return {
+        "w": rs.standard_normal((3, 4)).astype(np.float32),
+        "b": rs.standard_normal(4).astype(np.float32),
+    }
+
+
+def _gradients(n_steps: int = N_STEPS) -> list[dict[str, np.ndarray]]:
+    rs = np.random.RandomState(1)
+    grads = []
+    for k in range(n_steps):
+        scale = np.float32(np.exp(rs.uniform(-2.0, 2.0)))
+        g = {
+            "w": (scale * rs.standard_normal((3, 4))).astype(np.float32),
+            "b": (scale * rs.standard_normal(4)).astype(np.float32),
+        }
+        if k < 5:
+            g["b"][0] = 0.0
+        grads.append(g)
+    return grads
+
+
+def _max_abs(tree: Any) -> float:
+    return max(float(np.max(np.abs(np.asarray(leaf)))) for leaf in jax.tree_util.tree_leaves(tree))
+
+
+def _assert_tree_close(actual: Any, expected: Any, what: str, step: int, scale: float) -> None:
+    """``rtol=1e-5`` and ``atol=1e-7 * scale``; ``scale`` is the magnitude of the computation.
+
+    ``actual`` is gradtx's output and must be float32; ``expected`` may be float64.
+    """
+    actual_leaves = jax.tree_util.tree_leaves_with_path(actual)
+    expected_leaves = jax.tree_util.tree_leaves_with_path(expected)
+    assert [p for p, _ in actual_leaves] == [p for p, _ in expected_leaves], what
+    for (path, a), (_, e) in zip(actual_leaves, expected_leaves, strict=True):
+        a, e = np.asarray(a), np.asarray(e)
+        where = f"{what}{jax.tree_util.keystr(path)} at step {step}"
+        assert a.dtype == np.float32, f"{where}: dtype {a.dtype}, expected float32"
+        assert a.shape == e.shape, f"{where}: shape {a.shape} vs {e.shape}"
+        np.testing.assert_allclose(a, e, rtol=RTOL, atol=ATOL * scale, err_msg=where)
+
+
+class _Magnitudes:
+    """The scales of the absolute tolerance, from the reference's trajectory.
+
+    An update entry can be the small difference of large terms (a momentum buffer summing
+    steps of both signs, decoupled weight decay against the adaptive step), so its absolute
+    error is relative to the largest update seen so far. A parameter accumulates the rounding
+    of every step, so its absolute error is relative to the distance travelled: the initial
+    magnitude plus the sum of the largest step of each update.
+    """
+
+    def __init__(self, params: Any) -> None:
+        self.update = 0.0
+        self.path = _max_abs(params)
+
+    def add_step(self, step_size: float) -> None:
+        self.update = max(self.update, step_size)
+        self.path += step_size
+
+
+def _gradtx_trajectory(tx: gradtx.GradientTransformation) -> Iterator[tuple[Any, Any, Any]]:
+    """Yields ``(grads, updates, new_params)`` for 50 steps, float32, the step jitted once."""
+
+    def step(grads, state, params):
+        updates, state = tx.update(grads, state, params)
+        return updates, state, gradtx.apply_updates(params, updates)
+
+    step = jax.jit(step)
+    params = {name: jnp.asarray(value) for name, value in _initial_params().items()}
+    state = tx.init(params)
+    for grads in _gradients():
+        updates, state, params = step(grads, state, params)
+        yield grads, updates, params
+
+
+def _optax_trajectory(tx: Any, dtype: Any) -> list[tuple[Any, Any]]:
+    """``(updates, new_params)`` of each of 50 Optax steps, computed in ``dtype``.
+
+    The reference runs op by op: every case compiles its own jitted gradtx step, but eager
+    primitives are compiled once for the whole file, which keeps the file fast.
+    """
+
+    def cast(tree):
+        return jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype), tree)
+
+    with jax.enable_x64(dtype == jnp.float64):
+        params = cast(_initial_params())
+        state = tx.init(params)
+        out = []
+        for grads in _gradients():
+            updates, state = tx.update(cast(grads), state, params)
+            params = optax.apply_updates(params, updates)
+            out.append(jax.tree_util.tree_map(np.asarray, (updates, params)))
+    return out
+
+
+def _compare_with_optax(tx: gradtx.GradientTransformation, reference: Any, dtype: Any) -> None:
+    """Updates and parameters agree with Optax's at every one of 50 steps."""
+    expected = _optax_trajectory(reference, dtype)
+    scale = _Magnitudes(_initial_params())
+    for k, ((_, updates, params), (ref_updates, ref_params)) in enumerate(
+        zip(_gradtx_trajectory(tx), expected, strict=True)
+    ):
+        scale.add_step(_max_abs(ref_updates))
+        _assert_tree_close(updates, ref_updates, "updates", k, scale.update)
+        _assert_tree_close(params, ref_params, "params", k, scale.path)
+
+
+def _compare_with_torch(
+    tx: gradtx.GradientTransformation, make_optimizer: Callable[[list[torch.Tensor]], Any]
+) -> None:
+    """The parameters agree with torch's after every one of 50 steps from the same gradients."""
+    tparams = {
+        name: torch.tensor(value, requires_grad=True) for name, value in _initial_params().items()
+    }
+    optimizer = make_optimizer(list(tparams.values()))
+    scale = _Magnitudes(_initial_params())
+    for k, (grads, _, params) in enumerate(_gradtx_trajectory(tx)):
+        before = {name: p.detach().numpy().astype(np.float64) for name, p in tparams.items()}
+        for name, p in tparams.items():
+            p.grad = torch.tensor(grads[name])
+        optimizer.step()
+        expected = {name: p.detach().numpy().copy() for name, p in tparams.items()}
+        scale.add_step(max(float(np.max(np.abs(expected[n] - before[n]))) for n in expected))
+        _assert_tree_close(params, expected, "params", k, scale.path)
+
+
+def _schedule(count):
+    """A learning rate that decays geometrically from 0.1; the same callable for both."""
+    return 0.1 * 0.95**count
+
+
+def _f32(value: Any) -> Any:
+    """A Python float rounded to float32, so that both libraries are given the same number."""
+    return float(np.float32(value)) if isinstance(value, float) else value
+
+
+def _case(
+    case_id: str,
+    gradtx_fn: Callable[..., Any],
+    optax_fn: Callable[..., Any],
+    *args: Any,
+    reference_dtype: Any = jnp.float64,
+    **kwargs: Any,
+) -> Any:
+    """gradtx's and Optax's factories called with the same arguments.
+
+    Float arguments are rounded to float32 for both, and Optax's defaults are made explicit
+    and rounded too (gradtx rounds its own, which are the same numbers), so that the float64
+    reference runs with exactly the hyperparameters that gradtx uses.
+    """
+    args = tuple(_f32(a) for a in args)
+    kwargs = {k: _f32(v) for k, v in kwargs.items()}
+
+    def make_optax():
+        bound = inspect.signature(optax_fn).bind(*args, **kwargs)
+        bound.apply_defaults()
+        return optax_fn(
+            *(_f32(a) for a in bound.args), **{k: _f32(v) for k, v in bound.kwargs.items()}
+        )
+
+    return pytest.param(lambda: gradtx_fn(*args, **kwargs), make_optax, reference_dtype, id=case_id)
+
+
+def _same(case_id: str, name: str, *args: Any, **kwargs: Any) -> Any:
+    """A case for the gradtx and Optax functions called ``name``."""
+    return _case(case_id, getattr(gradtx, name), getattr(optax, name), *args, **kwargs)
+
+
+_MASK = {"w": True, "b": False}
+
+
+def _mask_fn(params):
+    del params
+    return {"w": False, "b": True}
+
+
+def _centered_rms(*args, **kwargs):
+    return gradtx.scale_by_rms(*args, **kwargs, centered=True)
+
+
+# --- Optax ------------------------------------------------------------------------------------
+#
+# The reference is Optax's code evaluated in float64 on the same float32 inputs and the same
+# float32-representable hyperparameters, so that the comparison measures gradtx's error rather
+# than Optax's own float32 rounding: float32 Optax computes 1 - b2 from the Python double but
+# 1 - b2**t from float32(b2), which disagree by 1.3e-5 relative for b2 = 0.999 (its first Adam
+# step misses sign(g) by 7e-6 relative, its updates are up to 1e-5 off the float64 values),
+# while gradtx uses float32(b2) in both and stays within about 2e-7. The exception is
+# add_noise: float64 draws different samples, so its reference is float32 Optax, whose noise
+# gradtx reproduces exactly from the same integer seed.
+
+# fmt: off
+OPTAX_TRANSFORMS = [
+    _same("scale", "scale", -0.3),
+    _same("scale_by_learning_rate", "scale_by_learning_rate", 0.1),
+    _same("scale_by_learning_rate-ascent", "scale_by_learning_rate", 0.1, flip_sign=False),
+    _same("scale_by_learning_rate-schedule", "scale_by_learning_rate", _schedule),
+    _same("scale_by_schedule", "scale_by_schedule", _schedule),
+    _same("scale_by_sign", "scale_by_sign"),
+    _same("scale_by_trust_ratio", "scale_by_trust_ratio"),
+    _same("scale_by_trust_ratio-options", "scale_by_trust_ratio",
+          min_norm=1.0, trust_coefficient=0.01, eps=0.5),
+    _same("trace", "trace", 0.9),
+    _same("trace-nesterov", "trace", 0.9, nesterov=True),
+    _same("ema", "ema", 0.9),
+    _same("ema-no-debias", "ema", 0.9, debias=False),
+    _same("scale_by_rss", "scale_by_rss"),
+    _same("scale_by_rss-zero-init", "scale_by_rss", 0.0, 1e-10),
+    # A zero accumulator gives a zero update, not 0 * inf.
+    _same("scale_by_rss-no-eps", "scale_by_rss", 0.0, 0.0),
+    _same("scale_by_rss-large-eps", "scale_by_rss", 0.5, 0.1),
+    _same("scale_by_rms", "scale_by_rms"),
+    *[
+        _same(f"scale_by_rms-eps-{'in' if in_sqrt else 'out'}-bc-{bc}", "scale_by_rms",
+              0.8, 0.1, 0.1, eps_in_sqrt=in_sqrt, bias_correction=bc)
+        for in_sqrt in (True, False)
+        for bc in (False, True)
+    ],
+    # gradtx's centered scale_by_rms is Optax's scale_by_stddev.
+    _case("scale_by_rms-centered", _centered_rms, optax.scale_by_stddev),
+    *[
+        _case(f"scale_by_rms-centered-eps-{'in' if in_sqrt else 'out'}-bc-{bc}",
+              _centered_rms, optax.scale_by_stddev,
+              0.8, 0.1, 0.1, eps_in_sqrt=in_sqrt, bias_correction=bc)
+        for in_sqrt in (True, False)
+        for bc in (False, True)
+    ],
+    _same("scale_by_adam", "scale_by_adam"),
+    _same("scale_by_adam-options", "scale_by_adam", 0.8, 0.99, 0.1, 0.01),
+    _same("scale_by_adam-nesterov", "scale_by_adam", nesterov=True),
+    _same("scale_by_adam-nesterov-eps-root", "scale_by_adam", 0.8, 0.99, 0.1, 0.01,
+          nesterov=True),
+    _same("scale_by_amsgrad", "scale_by_amsgrad"),
+    _same("scale_by_amsgrad-eps-root", "scale_by_amsgrad", 0.8, 0.99, 0.1, 0.01),
+    _same("scale_by_amsgrad-no-bias-correction", "scale_by_amsgrad",
+          bias_correction_mu=False, bias_correction_nu=False),
+    _same("scale_by_adamax", "scale_by_adamax"),
+    _same("scale_by_adamax-options", "scale_by_adamax", 0.8, 0.99, 0.1),
+    _same("scale_by_belief", "scale_by_belief"),
+    _same("scale_by_belief-nesterov", "scale_by_belief", 0.8, 0.99, 0.1, 1e-3, nesterov=True),
+    _same("scale_by_lion", "scale_by_lion"),
+    _same("scale_by_lion-options", "scale_by_lion", 0.8, 0.95),
+    _same("clip", "clip", 0.5),
+    _same("clip_by_global_norm", "clip_by_global_norm", 3.0),
+    _same("clip_by_block_rms", "clip_by_block_rms", 0.7),
+    _same("add_decayed_weights", "add_decayed_weights", 0.1),
+    _same("add_decayed_weights-mask", "add_decayed_weights", 0.1, _MASK),
+    _same("add_decayed_weights-mask-fn", "add_decayed_weights", 0.1, _mask_fn),
+    _same("add_decayed_weights-schedule", "add_decayed_weights", _schedule),
+    _same("add_noise", "add_noise", 0.01, 0.55, key=42, reference_dtype=jnp.float32),
+]
+
+OPTAX_OPTIMIZERS = [
+    _same("sgd", "sgd", 0.1),
+    _same("sgd-momentum", "sgd", 0.1, 0.9),
+    _same("sgd-nesterov", "sgd", 0.1, 0.9, nesterov=True),
+    _same("adagrad", "adagrad", 0.1),
+    _same("adagrad-options", "adagrad", 0.1, 0.0, 0.1),
+    _same("rmsprop", "rmsprop", 0.01),
+    _same("rmsprop-centered", "rmsprop", 0.01, centered=True),
+    _same("rmsprop-momentum", "rmsprop", 0.01, momentum=0.9),
+    _same("rmsprop-nesterov", "rmsprop", 0.01, momentum=0.9, nesterov=True),
+    _same("rmsprop-all-options", "rmsprop", 0.01, 0.8, 0.1, 0.1, eps_in_sqrt=False,
+          centered=True, momentum=0.5, nesterov=True, bias_correction=True),
+    _same("adam", "adam", 1e-2),
+    _same("adamw", "adamw", 1e-2, weight_decay=0.1),
+    _same("adamw-schedules", "adamw", _schedule, weight_decay=_schedule),
+    _same("nadam", "nadam", 1e-2),
+    _same("nadamw", "nadamw", 1e-2, weight_decay=0.1),
+    _same("amsgrad", "amsgrad", 1e-2),
+    _same("adamax", "adamax", 1e-2),
+    _same("adabelief", "adabelief", 1e-2),
+    _same("lion", "lion", 1e-3),
+    _same("lion-mask", "lion", 1e-3, 0.8, 0.95, weight_decay=0.1, mask=_mask_fn),
+    _same("lamb", "lamb", 1e-2),
+    _same("lamb-weight-decay", "lamb", 1e-2, weight_decay=0.1),
+    _same("sign_sgd", "sign_sgd", 0.01),
+    _same("noisy_sgd", "noisy_sgd", 0.1, 0.5, 0.3, key=7, reference_dtype=jnp.float32),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("make_gradtx", "make_optax", "reference_dtype"), OPTAX_TRANSFORMS)
+def test_transform_matches_optax(make_gradtx, make_optax, reference_dtype):
+    _compare_with_optax(make_gradtx(), make_optax(), reference_dtype)
+
+
+@pytest.mark.parametrize(("make_gradtx", "make_optax", "reference_dtype"), OPTAX_OPTIMIZERS)
+def test_optimizer_matches_optax(make_gradtx, make_optax, reference_dtype):
+    _compare_with_optax(make_gradtx(), make_optax(), reference_dtype)
+
+
+def test_chain_matches_optax():
+    _compare_with_optax(
+        gradtx.chain(
+            gradtx.clip_by_global_norm(3.0),
+            gradtx.adamw(_schedule, weight_decay=0.1, mask=_MASK),
+        ),
+        optax.chain(
+            optax.clip_by_global_norm(3.0),
+            optax.adamw(_schedule, weight_decay=0.1, mask=_MASK),
+        ),
+        jnp.float64,
+    )
+
+
+# --- torch.optim ------------------------------------------------------------------------------
+#
+# Not compared, because the algorithms are defined differently:
+# * torch.optim.SGD with dampening > 0 starts its buffer at g_1 and applies (1 - d) only from
+#   the second step, while gradtx's buffer is (1 - d) g_1 from the first step on; the
+#   trajectories differ from step 1 (test_torch_sgd_dampening_differs_on_the_first_step pins
+#   down exactly how), so the comparison runs with dampening=0 only.
+# * torch.optim.NAdam multiplies beta_1 by a momentum-decay schedule
+#   mu_t = beta_1 (1 - 0.5 * 0.96^(t psi)) (psi = 0.004) and debiases with the product of the
+#   mu_t; gradtx.nadam is Optax's (Dozat's) NAdam without that schedule. NAdam(decoupled_weight
+#   decay=True) differs from gradtx.nadamw for the same reason.
+# * torch.optim.RMSprop has no Nesterov option and no bias correction; torch.optim.Adagrad has
+#   its eps outside the root only (gradtx's eps_in_sqrt=False), which is what is compared.
+# * gradtx.amsgrad() defaults to Optax's AMSGrad (maximum of the bias-corrected second
+#   moment); torch.optim.Adam(amsgrad=True) takes the maximum of the raw second moment, which
+#   gradtx offers as amsgrad(..., max_before_bias_correction=True) and as adam(amsgrad=True).
+# * RAdam, Adadelta, ASGD, Rprop, SparseAdam and LBFGS have no gradtx counterpart.
+
+
+@pytest.fixture
+def torch_float32():
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    torch.manual_seed(0)
+    yield
+    torch.set_default_dtype(previous)
+
+
+# fmt: off
+TORCH_CASES = [
+    pytest.param(lambda: gradtx.sgd(0.1), lambda p: torch.optim.SGD(p, lr=0.1), id="sgd"),
+    pytest.param(lambda: gradtx.sgd(0.1, 0.9),
+                 lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.0),
+                 id="sgd-momentum"),
+    pytest.param(lambda: gradtx.sgd(0.1, 0.9, nesterov=True),
+                 lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.0,
+                                           nesterov=True),
+                 id="sgd-nesterov"),
+    # torch's weight_decay in SGD and Adam is an L2 term added to the gradient.
+    pytest.param(lambda: gradtx.chain(gradtx.add_l2_regularization(0.01), gradtx.sgd(0.1, 0.9)),
+                 lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01),
+                 id="sgd-l2"),
+    pytest.param(lambda: gradtx.adagrad(0.1, 0.0, 1e-10, eps_in_sqrt=False),
+                 lambda p: torch.optim.Adagrad(p, lr=0.1, initial_accumulator_value=0.0,
+                                               eps=1e-10),
+                 id="adagrad"),
+    pytest.param(lambda: gradtx.adagrad(0.1, 0.1, 0.1, lr_decay=0.05, eps_in_sqrt=False),
+                 lambda p: torch.optim.Adagrad(p, lr=0.1, lr_decay=0.05,
+                                               initial_accumulator_value=0.1, eps=0.1),
+                 id="adagrad-lr-decay"),
+    *[
+        pytest.param(
+            lambda centered=centered, momentum=momentum: gradtx.rmsprop(
+                0.01, decay=0.9, eps=0.1, eps_in_sqrt=False, centered=centered,
+                momentum=momentum),
+            lambda p, centered=centered, momentum=momentum: torch.optim.RMSprop(
+                p, lr=0.01, alpha=0.9, eps=0.1, centered=centered, momentum=momentum or 0.0),
+            id=f"rmsprop-centered-{centered}-momentum-{momentum}",
+        )
+        for centered in (False, True)
+        for momentum in (None, 0.9)
+    ],
+    pytest.param(lambda: gradtx.adam(1e-2), lambda p: torch.optim.Adam(p, lr=1e-2), id="adam"),
+    pytest.param(lambda: gradtx.adam(1e-2, 0.8, 0.99, 0.1),
+                 lambda p: torch.optim.Adam(p, lr=1e-2, betas=(0.8, 0.99), eps=0.1),
+                 id="adam-options"),
+    pytest.param(lambda: gradtx.chain(gradtx.add_l2_regularization(0.01), gradtx.adam(1e-2)),
+                 lambda p: torch.optim.Adam(p, lr=1e-2, weight_decay=0.01),
+                 id="adam-l2"),
+    pytest.param(lambda: gradtx.adamw(1e-2, weight_decay=0.1),
+                 lambda p: torch.optim.AdamW(p, lr=1e-2, weight_decay=0.1),
+                 id="adamw"),
+    pytest.param(lambda: gradtx.amsgrad(1e-2, max_before_bias_correction=True),
+                 lambda p: torch.optim.Adam(p, lr=1e-2, amsgrad=True),
+                 id="amsgrad-max-before-bias-correction"),
+    pytest.param(lambda: gradtx.adam(1e-2, amsgrad=True),
+                 lambda p: torch.optim.Adam(p, lr=1e-2, amsgrad=True),
+                 id="adam-amsgrad"),
+    pytest.param(lambda: gradtx.adamax(1e-2), lambda p: torch.optim.Adamax(p, lr=1e-2),
+                 id="adamax"),
+    pytest.param(lambda: gradtx.adamax(1e-2, 0.8, 0.99, 0.1),
+                 lambda p: torch.optim.Adamax(p, lr=1e-2, betas=(0.8, 0.99), eps=0.1),
+                 id="adamax-options"),
+]
+# fmt: on
+
+
+@pytest.mark.usefixtures("torch_float32")
+@pytest.mark.parametrize(("make_gradtx", "make_torch"), TORCH_CASES)
+def test_optimizer_matches_torch(make_gradtx, make_torch):
+    _compare_with_torch(make_gradtx(), make_torch)
+
+
+@pytest.mark.usefixtures("torch_float32")
+def test_torch_sgd_dampening_differs_on_the_first_step():
+    """The documented difference: torch's first buffer is g_1, gradtx's is (1 - d) g_1."""
+    lr, momentum, dampening = 0.1, 0.9, 0.3
+    params = _initial_params()
+    grads = _gradients(1)[0]
+    tparams = {name: torch.tensor(value, requires_grad=True) for name, value in params.items()}
+    optimizer = torch.optim.SGD(
+        list(tparams.values()), lr=lr, momentum=momentum, dampening=dampening
+    )
+    for name, p in tparams.items():
+        p.grad = torch.tensor(grads[name])
+    optimizer.step()
+    torch_params = {name: p.detach().numpy().copy() for name, p in tparams.items()}
+
+    tx = gradtx.sgd(lr, momentum, dampening=dampening)
+    updates, _ = jax.jit(tx.update)(grads, tx.init(params), params)
+    gradtx_params = gradtx.apply_updates(params, updates)
+
+    def descend(factor):
+        return {n: params[n] - np.float32(factor * lr) * grads[n] for n in params}
+
+    scale = _max_abs(params)
+    _assert_tree_close(torch_params, descend(1.0), "torch params", 0, scale)
+    _assert_tree_close(gradtx_params, descend(1.0 - dampening), "gradtx params", 0, scale)
