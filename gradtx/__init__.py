@@ -9,7 +9,11 @@ them. Everything here works under ``jax.jit``, ``jax.vmap`` and ``jax.grad``::
     params = gradtx.apply_updates(params, updates)
 """
 
-from gradtx import numerics, tree
+from gradtx import (
+    numerics,
+    schedules,
+    tree,
+)
 from gradtx.base import (
     EmptyState,
     GradientTransformation,
@@ -43,6 +47,8 @@ from gradtx.optimizers import (
     sgd,
     sign_sgd,
 )
+from gradtx.schedules import *  # noqa: F403
+from gradtx.transforms import plateau
 from gradtx.transforms.adam import (
     ScaleByAdamState,
     ScaleByAmsgradState,
@@ -64,6 +70,7 @@ from gradtx.transforms.adaptive import (
 from gradtx.transforms.clipping import clip, clip_by_block_rms, clip_by_global_norm
 from gradtx.transforms.momentum import EmaState, TraceState, ema, trace
 from gradtx.transforms.noise import AddNoiseState, add_noise
+from gradtx.transforms.plateau import *  # noqa: F403
 from gradtx.transforms.regularization import (
     AddDecayedWeightsState,
     add_decayed_weights,
@@ -145,5 +152,8 @@ __all__ = [
     "sign_sgd",
     "stateless",
     "trace",
+    "schedules",
     "tree",
 ]
+__all__ += schedules.__all__
+__all__ += plateau.__all__
