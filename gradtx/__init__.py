@@ -13,6 +13,7 @@ from gradtx import (
     numerics,
     schedules,
     tree,
+    wrappers,
 )
 from gradtx.base import (
     EmptyState,
@@ -85,6 +86,7 @@ from gradtx.transforms.scaling import (
     scale_by_sign,
     scale_by_trust_ratio,
 )
+from gradtx.wrappers import *  # noqa: F403
 
 __version__ = "0.1.0"
 
@@ -154,6 +156,8 @@ __all__ = [
     "trace",
     "schedules",
     "tree",
+    "wrappers",
 ]
 __all__ += schedules.__all__
 __all__ += plateau.__all__
+__all__ += wrappers.__all__
