@@ -65,6 +65,11 @@ def _exp(lr, decay):
     return lambda k: lr * decay**k
 
 
+def _ndim_mask(params):
+    """Adam on arrays, plain pass-through on scalars."""
+    return jax.tree.map(lambda x: jnp.ndim(x) > 0, params)
+
+
 def _opt(name, make, h, grid, **kw):
     return Case(name, make, h, grid, optimizer=lambda lr: make(lr), is_optimizer=True, **kw)
 
@@ -164,6 +169,24 @@ CASES: list[Case] = [
     _opt("sign_sgd", gradtx.sign_sgd, 0.01, (0.003, 0.01, 0.03),
          parabola_lr=_exp(0.03, 0.9995), rosenbrock_lr=_exp(0.01, 0.9995)),
     _opt("noisy_sgd", lambda h: gradtx.noisy_sgd(h, eta=1e-4, key=0), 0.1, (0.01, 0.05, 0.1)),
+    # --- wrappers (their own files test their semantics; here they keep the contract) ------
+    _opt("inject_hyperparams", lambda h: gradtx.inject_hyperparams(gradtx.adam)(h), 0.05,
+         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+    _opt("masked", lambda h: gradtx.chain(gradtx.masked(gradtx.scale_by_adam(), _ndim_mask),
+                                          gradtx.scale_by_learning_rate(h)),
+         0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+    _opt("partition", lambda h: gradtx.partition(
+             {"adam": gradtx.adam(h), "sgd": gradtx.sgd(h)},
+             lambda p: jax.tree.map(lambda x: "adam" if jnp.ndim(x) else "sgd", p)),
+         0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+    _opt("apply_if_finite", lambda h: gradtx.apply_if_finite(gradtx.adam(h), 3), 0.05,
+         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+    _opt("MultiSteps", lambda h: gradtx.MultiSteps(gradtx.adam(h), every_k_schedule=2), 0.05,
+         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+    _opt("ema_params", lambda h: gradtx.chain(gradtx.adam(h), gradtx.ema_params(0.9)), 0.05,
+         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+    _opt("polyak_average", lambda h: gradtx.chain(gradtx.adam(h), gradtx.polyak_average()),
+         0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
 ]
 # fmt: on
 
