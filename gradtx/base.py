@@ -62,6 +62,7 @@ OptState: TypeAlias = Any
 Schedule: TypeAlias = Callable[[jax.Array], ArrayLike]
 """A function from the step count (an int32 scalar, starting at 0) to a value."""
 ScalarOrSchedule: TypeAlias = "float | jax.Array | Schedule"
+"""A learning rate or weight decay: a number, an array, a traced value or a schedule."""
 
 
 class TransformInitFn(Protocol):
