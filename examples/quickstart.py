@@ -1,4 +1,4 @@
-"""Quickstart: train a small MLP written in jax.numpy with a chained gradtx optimizer.
+"""Quickstart: train a small MLP from gradtx.nn with a chained gradtx optimizer.
 
 The data is synthetic (two interleaved spirals), so the script needs no download. It prints
 the loss as it goes down and the final training accuracy::
@@ -9,7 +9,6 @@ the loss as it goes down and the final training accuracy::
 from __future__ import annotations
 
 import argparse
-import itertools
 
 import jax
 import jax.numpy as jnp
@@ -29,50 +28,35 @@ def make_spirals(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x.astype(np.float32), label.astype(np.int32)
 
 
-def init_mlp(key: jax.Array, sizes: list[int]) -> list[dict[str, jax.Array]]:
-    """Glorot-uniform weights and zero biases for a dense network with the given widths."""
-    params = []
-    for n_in, n_out in itertools.pairwise(sizes):
-        key, sub = jax.random.split(key)
-        limit = np.sqrt(6.0 / (n_in + n_out))
-        w = jax.random.uniform(sub, (n_in, n_out), minval=-limit, maxval=limit)
-        params.append({"w": w, "b": jnp.zeros(n_out)})
-    return params
-
-
-def mlp(params: list[dict[str, jax.Array]], x: jax.Array) -> jax.Array:
-    for layer in params[:-1]:
-        x = jnp.tanh(x @ layer["w"] + layer["b"])
-    return x @ params[-1]["w"] + params[-1]["b"]
-
-
-def loss_fn(params, x, y):
-    """Mean softmax cross-entropy of the logits against integer labels."""
-    logits = mlp(params, x)
-    log_probs = jax.nn.log_softmax(logits)
-    return -jnp.mean(jnp.take_along_axis(log_probs, y[:, None], axis=1))
-
-
 def main(argv: list[str] | None = None) -> float:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--steps", type=int, default=2_000)
     parser.add_argument("--learning-rate", type=float, default=1e-2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     x, y = make_spirals(1_000, args.seed)
-    params = init_mlp(jax.random.key(args.seed), [2, 64, 64, 2])
+    # A 2-64-64-2 tanh network with Glorot-uniform weights and zero biases.
+    model = gradtx.nn.mlp(
+        [2, 64, 64, 2], activation=jnp.tanh, w_init=gradtx.nn.initializers.glorot_uniform()
+    )
+    params = model.init(jax.random.key(args.seed))
 
-    # Clip the global gradient norm, then take an AdamW step.
+    def loss_fn(params):
+        """Mean softmax cross-entropy of the logits against the integer labels."""
+        logits = model.apply(params, x)
+        return gradtx.losses.softmax_cross_entropy_with_integer_labels(logits, y, reduction="mean")
+
+    # Clip the global gradient norm, then take an AdamW step (decaying weights, not biases).
     tx = gradtx.chain(
         gradtx.clip_by_global_norm(1.0),
-        gradtx.adamw(args.learning_rate, weight_decay=1e-4),
+        gradtx.adamw(args.learning_rate, weight_decay=1e-4, mask=gradtx.nn.decay_mask),
     )
     state = tx.init(params)
 
     @jax.jit
     def step(params, state):
-        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        loss, grads = jax.value_and_grad(loss_fn)(params)
         updates, state = tx.update(grads, state, params)
         return gradtx.apply_updates(params, updates), state, loss
 
@@ -82,7 +66,7 @@ def main(argv: list[str] | None = None) -> float:
         if i % report_every == 0 or i == args.steps - 1:
             print(f"step {i:5d}  loss {float(loss):.4f}")
 
-    accuracy = float(jnp.mean(jnp.argmax(mlp(params, x), axis=1) == y))
+    accuracy = float(gradtx.losses.accuracy(model.apply(params, x), y))
     print(f"final training accuracy: {accuracy:.1%}")
     return accuracy
 

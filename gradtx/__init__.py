@@ -10,6 +10,8 @@ them. Everything here works under ``jax.jit``, ``jax.vmap`` and ``jax.grad``::
 """
 
 from gradtx import (
+    losses,
+    nn,
     numerics,
     schedules,
     tree,
@@ -154,6 +156,8 @@ __all__ = [
     "sign_sgd",
     "stateless",
     "trace",
+    "losses",
+    "nn",
     "schedules",
     "tree",
     "wrappers",
