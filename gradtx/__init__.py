@@ -10,10 +10,12 @@ them. Everything here works under ``jax.jit``, ``jax.vmap`` and ``jax.grad``::
 """
 
 from gradtx import (
+    linesearch,
     losses,
     nn,
     numerics,
     schedules,
+    second_order,
     tree,
     wrappers,
 )
@@ -32,6 +34,7 @@ from gradtx.base import (
     set_to_zero,
     stateless,
 )
+from gradtx.linesearch import *  # noqa: F403
 from gradtx.numerics import safe_increment
 from gradtx.optimizers import (
     adabelief,
@@ -51,6 +54,7 @@ from gradtx.optimizers import (
     sign_sgd,
 )
 from gradtx.schedules import *  # noqa: F403
+from gradtx.second_order import *  # noqa: F403
 from gradtx.transforms import plateau
 from gradtx.transforms.adam import (
     ScaleByAdamState,
@@ -156,12 +160,16 @@ __all__ = [
     "sign_sgd",
     "stateless",
     "trace",
+    "linesearch",
     "losses",
     "nn",
     "schedules",
+    "second_order",
     "tree",
     "wrappers",
 ]
+__all__ += linesearch.__all__
 __all__ += schedules.__all__
+__all__ += second_order.__all__
 __all__ += plateau.__all__
 __all__ += wrappers.__all__

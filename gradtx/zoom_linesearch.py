@@ -1,0 +1,252 @@
+r"""The zoom line search: step sizes satisfying the strong Wolfe conditions.
+
+Part of the line-search family described in :mod:`gradtx.linesearch` (same extra arguments to
+``update``: ``value_fn``, and optionally ``value`` and ``grad``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from gradtx import _checks
+from gradtx import tree as _tree
+from gradtx.base import ArrayLike, GradientTransformation, Updates
+from gradtx.linesearch import (
+    along,
+    cast_like,
+    check_count,
+    objective,
+    scaled,
+    slope,
+    value_and_slope,
+    value_dtype,
+)
+from gradtx.transforms._common import requires_params
+
+__all__ = [
+    "ScaleByZoomLinesearchState",
+    "ZoomLinesearchInfo",
+    "scale_by_zoom_linesearch",
+]
+
+
+# --- zoom (strong Wolfe) -----------------------------------------------------------------------
+
+
+class ZoomLinesearchInfo(NamedTuple):
+    """Diagnostics of the last :func:`scale_by_zoom_linesearch` search.
+
+    Attributes:
+        num_linesearch_steps: objective (and gradient) evaluations made.
+        decrease_error: how far the accepted step misses the sufficient-decrease condition.
+        curvature_error: how far it misses the curvature condition (0 when met; positive after
+            a search that ran out of steps or reached ``max_learning_rate``).
+    """
+
+    num_linesearch_steps: jax.Array  # int32
+    decrease_error: jax.Array
+    curvature_error: jax.Array
+
+
+class ScaleByZoomLinesearchState(NamedTuple):
+    """State of :func:`scale_by_zoom_linesearch`.
+
+    Attributes:
+        learning_rate: the accepted step size.
+        value: the objective at the accepted point (``inf`` before the first update).
+        grad: the gradient at the accepted point.
+        info: :class:`ZoomLinesearchInfo`.
+    """
+
+    learning_rate: jax.Array
+    value: jax.Array
+    grad: Updates
+    info: ZoomLinesearchInfo
+
+
+class _Point(NamedTuple):
+    t: jax.Array
+    value: jax.Array
+    slope: jax.Array
+
+
+class _ZoomCarry(NamedTuple):
+    count: jax.Array
+    phase: jax.Array  # 0: bracketing, 1: zooming, 2: done
+    trial: jax.Array  # the next bracketing trial
+    lo: _Point  # the best point with sufficient decrease so far (t = 0 at first)
+    lo_grad: Any
+    hi: _Point  # the other end of the zoom interval
+
+
+_BRACKET, _ZOOM, _DONE = 0, 1, 2
+
+
+def _cubic_min(lo: _Point, hi: _Point) -> jax.Array:
+    """Minimiser of the cubic matching values and slopes at both ends, safeguarded.
+
+    Falls back to bisection when the cubic has no minimiser in the middle 80% of the interval
+    (Nocedal and Wright, eq. 3.59).
+    """
+    d1 = lo.slope + hi.slope - 3 * (lo.value - hi.value) / (lo.t - hi.t)
+    disc = d1 * d1 - lo.slope * hi.slope
+    d2 = jnp.sign(hi.t - lo.t) * jnp.sqrt(jnp.maximum(disc, 0.0))
+    t = hi.t - (hi.t - lo.t) * (hi.slope + d2 - d1) / (hi.slope - lo.slope + 2 * d2)
+    a, b = jnp.minimum(lo.t, hi.t), jnp.maximum(lo.t, hi.t)
+    margin = 0.1 * (b - a)
+    good = (disc >= 0) & jnp.isfinite(t) & (t > a + margin) & (t < b - margin)
+    return jnp.where(good, t, 0.5 * (lo.t + hi.t))
+
+
+def scale_by_zoom_linesearch(
+    max_linesearch_steps: ArrayLike,
+    max_learning_rate: ArrayLike | None = None,
+    tol: ArrayLike = 0.0,
+    increase_factor: ArrayLike = 2.0,
+    slope_rtol: ArrayLike = 1e-4,
+    curv_rtol: ArrayLike = 0.9,
+    stepsize_precision: ArrayLike = 1e-5,
+    initial_guess_strategy: str = "keep",
+) -> GradientTransformation:
+    r"""Line search for the strong Wolfe conditions (bracketing, then zoom).
+
+    Finds :math:`t` with sufficient decrease and small curvature,
+
+    .. math::
+        f(x + t u) \le f(x) + c_1 t\,\langle \nabla f(x), u\rangle + \epsilon, \qquad
+        |\langle \nabla f(x + t u), u\rangle| \le c_2 |\langle \nabla f(x), u\rangle|
+        + \epsilon,
+
+    by Nocedal and Wright's Algorithms 3.5 and 3.6: trial steps grow by ``increase_factor``
+    until they bracket an acceptable step, then the bracket shrinks by safeguarded cubic
+    interpolation (bisection as a fallback). Every trial evaluates the objective and its
+    gradient, so the gradient at the accepted point is stored for the next iteration.
+
+    When the search runs out of steps, or the bracket becomes narrower than
+    ``stepsize_precision`` times its right end, it returns the best step with sufficient
+    decrease found so far (0, so no move, if there is none); ``info.curvature_error`` is then
+    positive. A direction that is not a descent direction gives a zero update.
+
+    Args:
+        max_linesearch_steps: the most evaluations per search (>= 1).
+        max_learning_rate: the largest step tried (``None``: no limit).
+        tol: :math:`\epsilon \ge 0`.
+        increase_factor: growth of the trial step while bracketing (> 1).
+        slope_rtol: :math:`c_1 \in (0, 1)`.
+        curv_rtol: :math:`c_2 \in (c_1, 1)`.
+        stepsize_precision: relative width below which the zoom stops (>= 0).
+        initial_guess_strategy: ``"keep"`` starts from the previous step (suits gradient
+            descent), ``"one"`` from 1 (suits Newton and quasi-Newton directions).
+
+    Returns:
+        The transformation; ``update`` takes ``value_fn`` and optionally ``value`` and ``grad``
+        (see the module docstring). State: :class:`ScaleByZoomLinesearchState`.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> f = lambda x: jnp.sum(x**4)
+        >>> tx = gradtx.chain(gradtx.scale(-1.0), gradtx.scale_by_zoom_linesearch(20))
+        >>> x = jnp.array([1.0, -0.5]); state = tx.init(x)
+        >>> u, state = tx.update(jax.grad(f)(x), state, x, value_fn=f)
+        >>> ls = state[1]
+        >>> print(f"{ls.learning_rate:.3f}", ls.info.curvature_error)
+        0.462 0.0
+
+    References:
+        Nocedal and Wright, *Numerical Optimization*, 2nd ed., 2006, Algorithms 3.5 and 3.6.
+    """
+    fn = "scale_by_zoom_linesearch"
+    check_count(fn, "max_linesearch_steps", max_linesearch_steps)
+    _checks.check_range(fn, "max_learning_rate", max_learning_rate, 0.0, low_open=True)
+    _checks.non_negative(fn, tol=tol, stepsize_precision=stepsize_precision)
+    _checks.check_range(fn, "increase_factor", increase_factor, 1.0, low_open=True)
+    _checks.check_range(fn, "slope_rtol", slope_rtol, 0.0, 1.0, low_open=True, high_open=True)
+    _checks.check_range(fn, "curv_rtol", curv_rtol, 0.0, 1.0, low_open=True, high_open=True)
+    if initial_guess_strategy not in ("keep", "one"):
+        raise ValueError(
+            f"{fn}(): initial_guess_strategy must be 'keep' or 'one', "
+            f"got {initial_guess_strategy!r}."
+        )
+
+    def init_fn(params):
+        dtype = value_dtype(params)
+        zero = jnp.zeros([], dtype)
+        return ScaleByZoomLinesearchState(
+            learning_rate=jnp.ones([], dtype),
+            value=jnp.full([], jnp.inf, dtype),
+            grad=_tree.zeros_like(params),
+            info=ZoomLinesearchInfo(jnp.zeros([], jnp.int32), zero, zero),
+        )
+
+    def update_fn(updates, state, params=None, *, value=None, grad=None, value_fn=None, **extra):
+        requires_params(fn, params)
+        f = objective(fn, value_fn, extra)
+        dtype = state.learning_rate.dtype
+        value0, slope0, grad0 = value_and_slope(f, params, updates, value, grad, True, dtype)
+        grad0 = cast_like(grad0, state.grad)
+        c1, c2, eps, grow, precision = (
+            jnp.asarray(h, dtype)
+            for h in (slope_rtol, curv_rtol, tol, increase_factor, stepsize_precision)
+        )
+        t_max = jnp.asarray(jnp.inf if max_learning_rate is None else max_learning_rate, dtype)
+        previous = jnp.where(state.learning_rate > 0, state.learning_rate, 1.0)
+        t0 = jnp.ones([], dtype) if initial_guess_strategy == "one" else previous
+        start = _Point(jnp.zeros([], dtype), value0, slope0)
+
+        def errors(p):
+            decrease = jnp.maximum(p.value - value0 - c1 * p.t * slope0 - eps, 0.0)
+            curvature = jnp.maximum(jnp.abs(p.slope) - c2 * jnp.abs(slope0) - eps, 0.0)
+            return jnp.where(jnp.isnan(decrease), jnp.inf, decrease), curvature
+
+        def cond(c):
+            return (c.phase != _DONE) & (c.count < max_linesearch_steps)
+
+        def body(c):
+            zooming = c.phase == _ZOOM
+            t = jnp.where(zooming, _cubic_min(c.lo, c.hi), jnp.minimum(c.trial, t_max))
+            raw, g = jax.value_and_grad(f)(along(params, t, updates))
+            g = cast_like(g, grad0)
+            new = _Point(t, jnp.asarray(raw, dtype), slope(g, updates).astype(dtype))
+            decrease_err, curvature_err = errors(new)
+            worse = ((c.count > 0) | zooming) & (new.value >= c.lo.value)
+            sufficient = (decrease_err <= 0) & ~worse
+            flat = curvature_err <= 0
+            # Bracketing (Algorithm 3.5): too long -> zoom on [lo, t]; slope turned up -> zoom on
+            # [t, lo]; flat -> accept; still descending -> step further (accept at t_max).
+            # Zooming (Algorithm 3.6): too long -> t is the new hi; flat -> accept; otherwise t
+            # is the new lo, and the old lo becomes hi if the slope points away from hi.
+            upturn = jnp.where(zooming, new.slope * (c.hi.t - c.lo.t) >= 0, new.slope >= 0)
+            accept = sufficient & flat
+            move_lo = sufficient & ~flat
+            new_hi = _tree.where(~sufficient, new, _tree.where(move_lo & upturn, c.lo, c.hi))
+            lo = _tree.where(sufficient, new, c.lo)
+            lo_grad = _tree.where(sufficient, g, c.lo_grad)
+            at_max = ~zooming & move_lo & ~upturn & (t >= t_max)
+            narrow = (
+                zooming
+                & (
+                    jnp.abs(new_hi.t - lo.t)
+                    <= precision * jnp.maximum(jnp.abs(new_hi.t), jnp.abs(lo.t))
+                )
+                & (lo.t > 0)
+            )
+            next_phase = jnp.where(zooming | ~sufficient | upturn, _ZOOM, _BRACKET)
+            phase = jnp.where(accept | at_max | narrow, _DONE, next_phase)
+            return _ZoomCarry(c.count + 1, phase, t * grow, lo, lo_grad, new_hi)
+
+        phase0 = jnp.where(slope0 < 0, _BRACKET, _DONE)
+        carry = _ZoomCarry(jnp.zeros([], jnp.int32), phase0, t0, start, grad0, start)
+        out = jax.lax.while_loop(cond, body, carry)
+        decrease_err, curvature_err = errors(out.lo)
+        new_state = ScaleByZoomLinesearchState(
+            learning_rate=out.lo.t,
+            value=out.lo.value,
+            grad=out.lo_grad,
+            info=ZoomLinesearchInfo(out.count, decrease_err, curvature_err),
+        )
+        return scaled(out.lo.t, updates), new_state
+
+    return GradientTransformation(init_fn, update_fn)
