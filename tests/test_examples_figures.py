@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import matplotlib.image
 import numpy as np
 
@@ -53,3 +55,33 @@ def test_gabor_paths_descend_from_every_start(tmp_path):
         first = np.array([float(gabor.loss(p[0], x, y)) for p in paths])
         last = np.array([float(gabor.loss(p[-1], x, y)) for p in paths])
         assert np.all(np.isfinite(last)) and np.all(last < first), name
+
+
+def test_optimizer_paths_show_newton_and_the_steepest_descent_zig_zag(tmp_path):
+    from examples import optimizer_paths
+
+    result = optimizer_paths.main(["--steps", "30", "--out", str(tmp_path)])
+    for figure in result["figures"].values():
+        assert_png(figure)
+    quad = result["paths"]["ill-conditioned quadratic"]
+    c, s = np.cos(np.pi / 6), np.sin(np.pi / 6)
+    rotation = np.array([[c, -s], [s, c]])
+    a = rotation @ np.diag([1.0, 20.0]) @ rotation.T
+    # Newton reaches the minimum of a quadratic in one step.
+    np.testing.assert_allclose(quad["Newton"][1], [0.0, 0.0], atol=1e-5)
+    # Steepest descent with exact line search: successive gradients are orthogonal, and the
+    # loss falls by the worst-case factor ((k - 1) / (k + 1))^2 = (19 / 21)^2 per step.
+    sd = quad["steepest descent (exact line search)"][:12].astype(np.float64)
+    grads = sd @ a.T
+    cosines = [
+        g1 @ g2 / np.linalg.norm(g1) / np.linalg.norm(g2) for g1, g2 in itertools.pairwise(grads)
+    ]
+    np.testing.assert_allclose(cosines, 0.0, atol=2e-3)
+    losses = 0.5 * np.einsum("ki,ij,kj->k", sd, a, sd)
+    np.testing.assert_allclose(losses[1:] / losses[:-1], (19 / 21) ** 2, rtol=2e-2)
+    # Gradient descent with lr below 2 / lambda_max descends on the quadratic.
+    gd = quad["gradient descent"].astype(np.float64)
+    assert np.all(np.diff(0.5 * np.einsum("ki,ij,kj->k", gd, a, gd)) < 0)
+    # Newton solves Rosenbrock within the 30 steps; the first-order methods do not.
+    rosen = result["paths"]["Rosenbrock"]
+    np.testing.assert_allclose(rosen["Newton"][-1], [1.0, 1.0], atol=1e-4)
