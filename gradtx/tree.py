@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import builtins
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -140,11 +139,13 @@ def map_with_path(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
     return jax.tree_util.tree_map_with_path(lambda p, *xs: f(path_str(p), *xs), tree, *rest)
 
 
-def check_array_leaves(tree: Any, where: str) -> None:
-    """Raises a ``TypeError`` naming the first leaf of ``tree`` that is not an array.
+def check_array_leaves(tree: Any, where: str, *, inexact: bool = True) -> None:
+    """Raises a ``TypeError`` naming the first leaf of ``tree`` that gradtx cannot train.
 
     ``None`` is an empty subtree in JAX and is allowed. Python scalars and
-    ``jax.ShapeDtypeStruct`` (for ``jax.eval_shape``) are allowed too.
+    ``jax.ShapeDtypeStruct`` (for ``jax.eval_shape``) are allowed too. With ``inexact`` (the
+    default), integer, boolean and random-key leaves are rejected as well: gradtx trains
+    floating-point and complex parameters only, as ``jax.grad`` differentiates only those.
     """
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
         if not isinstance(leaf, _ARRAY_TYPES):
@@ -157,6 +158,17 @@ def check_array_leaves(tree: Any, where: str) -> None:
                 "equinox.is_array), or filter with jax.tree.map(lambda x: x if "
                 "isinstance(x, jax.Array) else None, tree) and pass the array part only."
             )
+        if inexact:
+            dtype = jnp.result_type(leaf)
+            if not jnp.issubdtype(dtype, jnp.inexact):
+                raise TypeError(
+                    f"{where}: the leaf at {jax.tree_util.keystr(path)} has dtype {dtype}, but "
+                    "gradtx trains floating-point and complex parameters only (jax.grad "
+                    "rejects integer and boolean inputs too). Keep integer, boolean and "
+                    "random-key values (step counters, masks, seeds) out of the params tree: "
+                    "split the model with equinox.partition(model, equinox.is_inexact_array), "
+                    "or replace those leaves by None before calling gradtx."
+                )
 
 
 def _leaf_dtype(x: Any, dtype: Any) -> Any:
@@ -181,9 +193,10 @@ def ones_like(tree: Any, dtype: Any = None) -> Any:
 def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
     """``fill_value`` with each leaf's shape, in ``dtype`` (default: each leaf's own dtype).
 
-    Leaves may be ``jax.ShapeDtypeStruct``, so this works under ``jax.eval_shape``.
+    Leaves may be ``jax.ShapeDtypeStruct``, so this works under ``jax.eval_shape``, and of
+    any dtype (integer leaves give integer slots unless ``dtype`` says otherwise).
     """
-    check_array_leaves(tree, "init(params)")
+    check_array_leaves(tree, "init(params)", inexact=False)
     return jax.tree_util.tree_map(
         lambda x: jnp.full(jnp.shape(x), fill_value, _leaf_dtype(x, dtype)), tree
     )
@@ -248,6 +261,19 @@ def where(condition: Any, a: Any, b: Any) -> Any:
     return map(lambda c, x, y: jnp.where(c, x, y), condition, a, b, names=("condition", "a", "b"))
 
 
+def _combine(partials: list[jax.Array], reduce: Callable[..., jax.Array] = jnp.sum) -> jax.Array:
+    """One reduction over per-leaf partial results (0 for no leaves).
+
+    A Python chain of scalar additions would be duplicated by XLA into every fusion that
+    consumes the total (each leaf of a clipped update), making compile time quadratic in the
+    number of leaves; a stacked reduction is computed once.
+    """
+    if not partials:
+        return jnp.zeros([], jnp.float32)
+    dtype = jnp.result_type(jnp.float32, *partials)
+    return reduce(jnp.stack([jnp.asarray(p, dtype) for p in partials]))
+
+
 def sum(tree: Any) -> jax.Array:
     """Sum of all elements of all leaves (0.0 for an empty tree).
 
@@ -255,8 +281,7 @@ def sum(tree: Any) -> jax.Array:
         >>> sum({"a": jnp.ones(3), "b": jnp.array(2.0)})
         Array(5., dtype=float32)
     """
-    leaves = jax.tree_util.tree_leaves(tree)
-    return builtins.sum((jnp.sum(upcast(x)) for x in leaves), jnp.zeros([], jnp.float32))
+    return _combine([jnp.sum(upcast(x)) for x in jax.tree_util.tree_leaves(tree)])
 
 
 def vdot(a: Any, b: Any) -> jax.Array:
@@ -267,7 +292,7 @@ def vdot(a: Any, b: Any) -> jax.Array:
         Array(11., dtype=float32)
     """
     products = map(lambda x, y: jnp.vdot(upcast(x), upcast(y)), a, b, names=("a", "b"))
-    return sum(products)
+    return _combine(jax.tree_util.tree_leaves(products))
 
 
 def norm(tree: Any, ord: int | str = 2, squared: bool = False) -> jax.Array:
@@ -286,14 +311,13 @@ def norm(tree: Any, ord: int | str = 2, squared: bool = False) -> jax.Array:
         Array(5., dtype=float32)
     """
     leaves = [upcast(x) for x in jax.tree_util.tree_leaves(tree)]
-    zero = jnp.zeros([], jnp.float32)
     if ord == 2:
-        total = builtins.sum((jnp.sum(abs_sq(x)) for x in leaves), zero)
+        total = _combine([jnp.sum(abs_sq(x)) for x in leaves])
         return total if squared else safe_sqrt(total)
     if squared:
         raise ValueError(f"norm(): squared=True needs ord=2, got ord={ord!r}.")
     if ord == 1:
-        return builtins.sum((jnp.sum(jnp.abs(x)) for x in leaves), zero)
+        return _combine([jnp.sum(jnp.abs(x)) for x in leaves])
     if ord in ("inf", np.inf, float("inf")):
-        return functools.reduce(jnp.maximum, (jnp.max(jnp.abs(x), initial=0) for x in leaves), zero)
+        return _combine([jnp.max(jnp.abs(x), initial=0) for x in leaves], jnp.max)
     raise ValueError(f"norm(): ord must be 1, 2 or 'inf', got {ord!r}.")
