@@ -275,8 +275,10 @@ def variance_scaling(
         scale: :math:`s > 0`.
         mode: which fan sets :math:`n`.
         distribution: ``"truncated_normal"``, ``"normal"`` or ``"uniform"``.
-        in_axis, out_axis, batch_axis, layout: how to read the fans off the shape; see
-            :func:`compute_fans`.
+        in_axis: the input axis or axes of the shape, as in :func:`compute_fans`.
+        out_axis: the output axis or axes.
+        batch_axis: axes that are neither fan (stacked kernels).
+        layout: a named layout (``"IO"``, ``"HWIO"``, ``"OIHW"``...) instead of the axes.
 
     Returns:
         An initialiser. Uniform and truncated-normal draws need a real floating dtype.

@@ -100,7 +100,8 @@ def layer_norm(
         eps: :math:`\epsilon \ge 0`.
         use_scale: whether to learn :math:`\gamma`.
         use_bias: whether to learn :math:`\beta`.
-        scale_init, bias_init: their initialisers (ones and zeros).
+        scale_init: the initialiser of :math:`\gamma` (ones).
+        bias_init: the initialiser of :math:`\beta` (zeros).
         dtype: dtype of the parameters.
 
     Returns:
@@ -244,8 +245,10 @@ def batch_norm(
         momentum: :math:`\rho \in [0, 1]`, the decay of the running statistics.
         eps: :math:`\epsilon \ge 0`.
         axis_name: a named mapped axis to average the batch statistics over, or ``None``.
-        use_scale, use_bias: whether to learn :math:`\gamma` and :math:`\beta`.
-        scale_init, bias_init: their initialisers (ones and zeros).
+        use_scale: whether to learn :math:`\gamma`.
+        use_bias: whether to learn :math:`\beta`.
+        scale_init: the initialiser of :math:`\gamma` (ones).
+        bias_init: the initialiser of :math:`\beta` (zeros).
         dtype: dtype of :math:`\gamma, \beta`; the running statistics are float32.
 
     Returns:
