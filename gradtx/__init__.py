@@ -10,12 +10,14 @@ them. Everything here works under ``jax.jit``, ``jax.vmap`` and ``jax.grad``::
 """
 
 from gradtx import (
+    checkpoint,
     linesearch,
     losses,
     nn,
     numerics,
     schedules,
     second_order,
+    sharding,
     tree,
     wrappers,
 )
@@ -160,11 +162,13 @@ __all__ = [
     "sign_sgd",
     "stateless",
     "trace",
+    "checkpoint",
     "linesearch",
     "losses",
     "nn",
     "schedules",
     "second_order",
+    "sharding",
     "tree",
     "wrappers",
 ]

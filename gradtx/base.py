@@ -234,7 +234,10 @@ def apply_updates(params: Params, updates: Updates) -> Params:
 
     The sum is computed in the wider of the two dtypes and cast back, so a float32 update
     applied to a bfloat16 parameter is rounded once. ``None`` leaves in ``params`` (an empty
-    subtree in JAX) are left alone.
+    subtree in JAX) are left alone. Parameters must be floating-point or complex: an integer,
+    boolean or random-key leaf raises a ``TypeError`` naming its path (as ``init`` does for
+    every transformation that keeps per-parameter state), instead of silently truncating the
+    update.
 
     Args:
         params: the parameters.

@@ -267,6 +267,7 @@ def adam(
     *,
     nesterov: bool = False,
     amsgrad: bool = False,
+    nu_dtype: DTypeLike | None = None,
 ) -> GradientTransformation:
     r"""Adam (Kingma and Ba, 2014), the lectures' Algorithm 8.7.
 
@@ -288,6 +289,7 @@ def adam(
         mu_dtype: dtype of the first moment.
         nesterov: NAdam's Nesterov momentum.
         amsgrad: divide by the running maximum of the second moment, as torch does.
+        nu_dtype: dtype of the second moment (default: the real dtype of the parameters).
 
     Returns:
         The optimizer.
@@ -308,10 +310,17 @@ def adam(
         if nesterov:
             raise ValueError("adam(): nesterov=True and amsgrad=True cannot be combined.")
         return _amsgrad_chain(
-            learning_rate, b1, b2, eps, eps_root, mu_dtype, max_before_bias_correction=True
+            learning_rate,
+            b1,
+            b2,
+            eps,
+            eps_root,
+            mu_dtype,
+            max_before_bias_correction=True,
+            nu_dtype=nu_dtype,
         )
     return chain(
-        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
+        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -327,6 +336,7 @@ def adamw(
     mask: Mask | None = None,
     *,
     nesterov: bool = False,
+    nu_dtype: DTypeLike | None = None,
 ) -> GradientTransformation:
     r"""AdamW (Loshchilov and Hutter, 2019): Adam with decoupled weight decay.
 
@@ -347,6 +357,7 @@ def adamw(
         weight_decay: :math:`\lambda \ge 0`, a number, array, traced value or schedule.
         mask: which leaves to decay (see :func:`gradtx.add_decayed_weights`).
         nesterov: NAdamW's Nesterov momentum.
+        nu_dtype: dtype of the second moment (default: the real dtype of the parameters).
 
     Returns:
         The optimizer.
@@ -360,7 +371,7 @@ def adamw(
     """
     _checks.learning_rate("adamw", learning_rate)
     return chain(
-        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
+        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype),
         add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate),
     )
@@ -375,6 +386,7 @@ def nadam(
     mu_dtype: DTypeLike | None = None,
     *,
     nesterov: bool = True,
+    nu_dtype: DTypeLike | None = None,
 ) -> GradientTransformation:
     r"""NAdam (Dozat, 2016): :func:`adam` with Nesterov momentum.
 
@@ -392,6 +404,7 @@ def nadam(
         eps_root: :math:`\epsilon_{root} \ge 0`.
         mu_dtype: dtype of the first moment.
         nesterov: keep ``True``; ``False`` is plain Adam.
+        nu_dtype: dtype of the second moment (default: the real dtype of the parameters).
 
     Returns:
         The optimizer.
@@ -403,7 +416,9 @@ def nadam(
         Array([-0.1474], dtype=float32)
     """
     _checks.learning_rate("nadam", learning_rate)
-    return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov)
+    return adam(
+        learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype
+    )
 
 
 def nadamw(
@@ -417,6 +432,7 @@ def nadamw(
     mask: Mask | None = None,
     *,
     nesterov: bool = True,
+    nu_dtype: DTypeLike | None = None,
 ) -> GradientTransformation:
     r""":func:`nadam` with decoupled weight decay, as :func:`adamw` is to :func:`adam`.
 
@@ -430,6 +446,7 @@ def nadamw(
         weight_decay: :math:`\lambda \ge 0`, a number, array, traced value or schedule.
         mask: which leaves to decay.
         nesterov: keep ``True``; ``False`` is :func:`adamw`.
+        nu_dtype: dtype of the second moment (default: the real dtype of the parameters).
 
     Returns:
         The optimizer.
@@ -442,7 +459,16 @@ def nadamw(
     """
     _checks.learning_rate("nadamw", learning_rate)
     return adamw(
-        learning_rate, b1, b2, eps, eps_root, mu_dtype, weight_decay, mask, nesterov=nesterov
+        learning_rate,
+        b1,
+        b2,
+        eps,
+        eps_root,
+        mu_dtype,
+        weight_decay,
+        mask,
+        nesterov=nesterov,
+        nu_dtype=nu_dtype,
     )
 
 
@@ -457,6 +483,7 @@ def amsgrad(
     bias_correction_nu: bool = True,
     *,
     max_before_bias_correction: bool = False,
+    nu_dtype: DTypeLike | None = None,
 ) -> GradientTransformation:
     r"""AMSGrad (Reddi et al., 2018): Adam with a non-decreasing second moment.
 
@@ -473,6 +500,8 @@ def amsgrad(
         bias_correction_mu: debias the first moment.
         bias_correction_nu: debias the second moment.
         max_before_bias_correction: torch's placement of the maximum.
+        nu_dtype: dtype of the second moment and its running maximum (default: the real dtype
+            of the parameters).
 
     Returns:
         The optimizer.
@@ -494,6 +523,7 @@ def amsgrad(
         bias_correction_mu,
         bias_correction_nu,
         max_before_bias_correction=max_before_bias_correction,
+        nu_dtype=nu_dtype,
     )
 
 
@@ -538,6 +568,8 @@ def adabelief(
     eps_root: ArrayLike = 1e-16,
     *,
     nesterov: bool = False,
+    mu_dtype: DTypeLike | None = None,
+    nu_dtype: DTypeLike | None = None,
 ) -> GradientTransformation:
     r"""AdaBelief (Zhuang et al., 2020): Adam scaled by the belief in the gradient (see
     :func:`gradtx.scale_by_belief`).
@@ -549,6 +581,8 @@ def adabelief(
         eps: :math:`\epsilon \ge 0`.
         eps_root: :math:`\epsilon_{root} \ge 0`.
         nesterov: Nesterov momentum.
+        mu_dtype: dtype of the first moment (default: the parameters' dtype).
+        nu_dtype: dtype of the belief moment (default: the real dtype of the parameters).
 
     Returns:
         The optimizer.
@@ -562,7 +596,9 @@ def adabelief(
     """
     _checks.learning_rate("adabelief", learning_rate)
     return chain(
-        scale_by_belief(b1, b2, eps, eps_root, nesterov=nesterov),
+        scale_by_belief(
+            b1, b2, eps, eps_root, nesterov=nesterov, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+        ),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -614,6 +650,9 @@ def lamb(
     eps_root: ArrayLike = 0.0,
     weight_decay: ScalarOrSchedule = 0.0,
     mask: Mask | None = None,
+    *,
+    mu_dtype: DTypeLike | None = None,
+    nu_dtype: DTypeLike | None = None,
 ) -> GradientTransformation:
     r"""LAMB (You et al., 2019): AdamW rescaled per layer by the trust ratio.
 
@@ -631,6 +670,8 @@ def lamb(
         eps_root: :math:`\epsilon_{root} \ge 0`.
         weight_decay: :math:`\lambda \ge 0`, a number, array, traced value or schedule.
         mask: which leaves to decay.
+        mu_dtype: dtype of the first moment (default: the parameters' dtype).
+        nu_dtype: dtype of the second moment (default: the real dtype of the parameters).
 
     Returns:
         The optimizer.
@@ -644,7 +685,7 @@ def lamb(
     """
     _checks.learning_rate("lamb", learning_rate)
     return chain(
-        scale_by_adam(b1, b2, eps, eps_root),
+        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nu_dtype=nu_dtype),
         add_decayed_weights(weight_decay, mask),
         scale_by_trust_ratio(),
         scale_by_learning_rate(learning_rate),

@@ -34,6 +34,24 @@ def requires_params(fn: str, params: Any) -> None:
         )
 
 
+def slot_like(params: Any, dtype: Any) -> Any:
+    """Zeros shaped like each parameter, in ``dtype`` (default: the parameter's dtype).
+
+    For first moments and momentum buffers. A complex parameter's slot is complex:
+    ``dtype=float32`` gives complex64 for it, so no imaginary part is dropped.
+    """
+    _tree.check_array_leaves(params, "init(params)")
+
+    def leaf(p):
+        slot = jnp.result_type(p)
+        if dtype is not None:
+            complex_leaf = jnp.issubdtype(slot, jnp.complexfloating)
+            slot = jnp.promote_types(dtype, jnp.complex64) if complex_leaf else jnp.dtype(dtype)
+        return jnp.zeros(jnp.shape(p), slot)
+
+    return jax.tree_util.tree_map(leaf, params)
+
+
 def real_full_like(params: Any, fill_value: Any = 0.0, dtype: Any = None) -> Any:
     """Second-moment slots: ``fill_value`` shaped like each leaf, in its real dtype.
 

@@ -17,6 +17,7 @@ from gradtx.transforms._common import (
     map_leaves,
     moving_average,
     real_full_like,
+    slot_like,
 )
 
 __all__ = [
@@ -30,6 +31,15 @@ __all__ = [
     "scale_by_belief",
     "scale_by_lion",
 ]
+
+
+def _widen(gc: jax.Array, *slots: jax.Array) -> jax.Array:
+    """``gc`` in a dtype wide enough for the slots: float32 slots of a bfloat16 model compute in
+    float32 (already ``gc``'s dtype), float64 slots of a float32 model compute in float64."""
+    dtype = gc.dtype
+    for s in slots:
+        dtype = jnp.promote_types(dtype, s.dtype)
+    return gc.astype(dtype)
 
 
 def _first_moment_hat(m, gc, b1, count, nesterov):
@@ -56,6 +66,7 @@ def scale_by_adam(
     mu_dtype: DTypeLike | None = None,
     *,
     nesterov: bool = False,
+    nu_dtype: DTypeLike | None = None,
 ) -> GradientTransformation:
     r"""Adam's scaling (Kingma and Ba, 2014), as in the lectures' Algorithm 8.7.
 
@@ -74,8 +85,13 @@ def scale_by_adam(
         eps: :math:`\epsilon \ge 0`, added to the root (the lectures' :math:`\delta`).
         eps_root: :math:`\epsilon_{root} \ge 0`, added inside the root (useful when
             differentiating through the update).
-        mu_dtype: dtype of the first moment (default: the parameters' dtype).
+        mu_dtype: dtype of the first moment (default: the parameters' dtype; complex
+            parameters get the complex dtype of that precision).
         nesterov: use the Nesterov momentum form.
+        nu_dtype: dtype of the second moment (default: the real dtype of the parameters).
+            ``mu_dtype=jnp.float32, nu_dtype=jnp.float32`` keeps float32 moments for a
+            bfloat16 model; the arithmetic is done in the widest of the gradients' compute
+            dtype (at least float32) and the slot dtypes.
 
     Returns:
         The transformation, with state :class:`ScaleByAdamState`.
@@ -93,8 +109,8 @@ def scale_by_adam(
     def init_fn(params):
         return ScaleByAdamState(
             count=jnp.zeros([], jnp.int32),
-            mu=_tree.zeros_like(params, mu_dtype),
-            nu=real_full_like(params),
+            mu=slot_like(params, mu_dtype),
+            nu=real_full_like(params, dtype=nu_dtype),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -103,7 +119,7 @@ def scale_by_adam(
 
         def leaf(g, m, v):
             g = jnp.asarray(g)
-            gc = upcast(g)
+            gc = _widen(upcast(g), m, v)
             new_m = moving_average(b1, m, gc)
             new_v = moving_average(b2, v, abs_sq(gc))
             m_hat = _first_moment_hat(new_m, gc, b1, count, nesterov)
@@ -136,6 +152,7 @@ def scale_by_amsgrad(
     bias_correction_nu: bool = True,
     *,
     max_before_bias_correction: bool = False,
+    nu_dtype: DTypeLike | None = None,
 ) -> GradientTransformation:
     r"""AMSGrad (Reddi et al., 2018): Adam dividing by the running maximum of the second moment.
 
@@ -153,10 +170,13 @@ def scale_by_amsgrad(
         b2: :math:`\beta_2 \in [0, 1)`.
         eps: :math:`\epsilon \ge 0`.
         eps_root: :math:`\epsilon_{root} \ge 0`.
-        mu_dtype: dtype of the first moment (default: the parameters' dtype).
+        mu_dtype: dtype of the first moment (default: the parameters' dtype; complex
+            parameters get the complex dtype of that precision).
         bias_correction_mu: debias the first moment.
         bias_correction_nu: debias the second moment.
         max_before_bias_correction: take the maximum of the raw second moment (torch's form).
+        nu_dtype: dtype of the second moment and of its running maximum (default: the real
+            dtype of the parameters).
 
     Returns:
         The transformation, with state :class:`ScaleByAmsgradState`.
@@ -173,9 +193,9 @@ def scale_by_amsgrad(
     def init_fn(params):
         return ScaleByAmsgradState(
             count=jnp.zeros([], jnp.int32),
-            mu=_tree.zeros_like(params, mu_dtype),
-            nu=real_full_like(params),
-            nu_max=real_full_like(params),
+            mu=slot_like(params, mu_dtype),
+            nu=real_full_like(params, dtype=nu_dtype),
+            nu_max=real_full_like(params, dtype=nu_dtype),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -184,7 +204,7 @@ def scale_by_amsgrad(
 
         def leaf(g, m, v, v_max):
             g = jnp.asarray(g)
-            gc = upcast(g)
+            gc = _widen(upcast(g), m, v, v_max)
             new_m = moving_average(b1, m, gc)
             new_v = moving_average(b2, v, abs_sq(gc))
             m_hat = new_m / debias_factor(b1, count, gc) if bias_correction_mu else new_m
@@ -278,6 +298,8 @@ def scale_by_belief(
     eps_root: ArrayLike = 1e-16,
     *,
     nesterov: bool = False,
+    mu_dtype: DTypeLike | None = None,
+    nu_dtype: DTypeLike | None = None,
 ) -> GradientTransformation:
     r"""AdaBelief (Zhuang et al., 2020): Adam with the variance of the gradient around its mean.
 
@@ -292,6 +314,9 @@ def scale_by_belief(
         eps: :math:`\epsilon \ge 0`.
         eps_root: :math:`\epsilon_{root} \ge 0`, added to :math:`s_k` at every step.
         nesterov: use the Nesterov momentum form of :func:`scale_by_adam`.
+        mu_dtype: dtype of the first moment (default: the parameters' dtype; complex
+            parameters get the complex dtype of that precision).
+        nu_dtype: dtype of :math:`s_k` (default: the real dtype of the parameters).
 
     Returns:
         The transformation, with state :class:`ScaleByBeliefState`.
@@ -307,7 +332,9 @@ def scale_by_belief(
 
     def init_fn(params):
         return ScaleByBeliefState(
-            count=jnp.zeros([], jnp.int32), mu=_tree.zeros_like(params), nu=real_full_like(params)
+            count=jnp.zeros([], jnp.int32),
+            mu=slot_like(params, mu_dtype),
+            nu=real_full_like(params, dtype=nu_dtype),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -316,7 +343,7 @@ def scale_by_belief(
 
         def leaf(g, m, s):
             g = jnp.asarray(g)
-            gc = upcast(g)
+            gc = _widen(upcast(g), m, s)
             new_m = moving_average(b1, m, gc)
             new_s = moving_average(b2, s, abs_sq(gc - new_m)) + eps_root
             m_hat = _first_moment_hat(new_m, gc, b1, count, nesterov)
@@ -349,7 +376,8 @@ def scale_by_lion(
     Args:
         b1: :math:`\beta_1 \in [0, 1)`, the interpolation for the update.
         b2: :math:`\beta_2 \in [0, 1)`, the decay of the momentum.
-        mu_dtype: dtype of the momentum (default: the parameters' dtype).
+        mu_dtype: dtype of the momentum (default: the parameters' dtype; complex parameters
+            get the complex dtype of that precision).
 
     Returns:
         The transformation, with state :class:`ScaleByLionState`.
@@ -363,13 +391,11 @@ def scale_by_lion(
     _checks.unit_interval("scale_by_lion", b1=b1, b2=b2)
 
     def init_fn(params):
-        return ScaleByLionState(
-            count=jnp.zeros([], jnp.int32), mu=_tree.zeros_like(params, mu_dtype)
-        )
+        return ScaleByLionState(count=jnp.zeros([], jnp.int32), mu=slot_like(params, mu_dtype))
 
     def leaf(g, m):
         g = jnp.asarray(g)
-        gc = upcast(g)
+        gc = _widen(upcast(g), m)
         u = jnp.sign(moving_average(b1, m, gc))
         return u.astype(g.dtype), moving_average(b2, m, gc).astype(m.dtype)
 

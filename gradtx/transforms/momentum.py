@@ -8,10 +8,15 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import _checks
-from gradtx import tree as _tree
 from gradtx.base import ArrayLike, DTypeLike, GradientTransformation, Updates
 from gradtx.numerics import safe_increment, upcast
-from gradtx.transforms._common import as_real, debias_factor, map_leaves, moving_average
+from gradtx.transforms._common import (
+    as_real,
+    debias_factor,
+    map_leaves,
+    moving_average,
+    slot_like,
+)
 
 __all__ = ["EmaState", "TraceState", "ema", "trace"]
 
@@ -69,7 +74,7 @@ def trace(
     _checks.check_range("trace", "dampening", dampening, 0.0, 1.0)
 
     def init_fn(params):
-        return TraceState(trace=_tree.zeros_like(params, accumulator_dtype))
+        return TraceState(trace=slot_like(params, accumulator_dtype))
 
     def leaf(g, t):
         g = jnp.asarray(g)
@@ -124,9 +129,7 @@ def ema(
     _checks.unit_interval("ema", decay=decay)
 
     def init_fn(params):
-        return EmaState(
-            count=jnp.zeros([], jnp.int32), ema=_tree.zeros_like(params, accumulator_dtype)
-        )
+        return EmaState(count=jnp.zeros([], jnp.int32), ema=slot_like(params, accumulator_dtype))
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args

@@ -1,5 +1,6 @@
 """Wrappers around transformations: hyperparameter injection, masking, partitioning,
-non-finite skipping, gradient accumulation, lookahead and parameter averaging."""
+non-finite skipping, gradient accumulation, lookahead, parameter averaging and float32 master
+weights."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from gradtx.wrappers import (
     hyperparams,
     lookahead_optimizer,
     masking,
+    mixed_precision,
     stopping,
 )
 from gradtx.wrappers.accumulation import *  # noqa: F403
@@ -22,6 +24,7 @@ from gradtx.wrappers.freezing import *  # noqa: F403
 from gradtx.wrappers.hyperparams import *  # noqa: F403
 from gradtx.wrappers.lookahead_optimizer import *  # noqa: F403
 from gradtx.wrappers.masking import *  # noqa: F403
+from gradtx.wrappers.mixed_precision import *  # noqa: F403
 from gradtx.wrappers.stopping import *  # noqa: F403
 
 __all__: list[str] = []
@@ -33,4 +36,5 @@ __all__ += freezing.__all__
 __all__ += hyperparams.__all__
 __all__ += lookahead_optimizer.__all__
 __all__ += masking.__all__
+__all__ += mixed_precision.__all__
 __all__ += stopping.__all__
