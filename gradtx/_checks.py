@@ -87,3 +87,17 @@ def is_static_zero(value: Any) -> bool:
 
 
 Schedule = Callable[[jax.Array], Any]
+
+
+def transformation(fn: str, name: str, value: Any) -> None:
+    """Raises ``TypeError`` unless ``value`` is a GradientTransformation."""
+    from gradtx.base import GradientTransformation
+
+    if not isinstance(value, GradientTransformation):
+        hint = (
+            " Did you pass a factory without calling it, e.g. gradtx.sgd instead of "
+            "gradtx.sgd(0.1)?"
+            if callable(value)
+            else ""
+        )
+        raise TypeError(f"{fn}(): {name} must be a GradientTransformation, got {value!r}.{hint}")

@@ -106,6 +106,11 @@ class MultiSteps(GradientTransformation):
 
         skip_fn = should_skip_update_fn or no_skip
         acc_dtype = jax.dtypes.canonicalize_dtype(accumulator_dtype)
+        if not jnp.issubdtype(acc_dtype, jnp.inexact):
+            raise ValueError(
+                "MultiSteps(): accumulator_dtype must be a floating dtype (the gradients are "
+                f"averaged in it), got {jnp.dtype(acc_dtype).name}."
+            )
 
         def slot_dtype(p):
             # A complex gradient needs a complex accumulator of the same precision.

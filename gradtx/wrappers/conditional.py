@@ -72,6 +72,7 @@ def apply_if_finite(
         >>> u, state.notfinite_count, state.total_notfinite
         (Array([0., 0.], dtype=float32), Array(1, dtype=int32), Array(1, dtype=int32))
     """
+    _checks.transformation("apply_if_finite", "inner", inner)
     _checks.non_negative("apply_if_finite", max_consecutive_errors=max_consecutive_errors)
 
     def init_fn(params):

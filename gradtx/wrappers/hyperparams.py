@@ -125,6 +125,11 @@ def inject_hyperparams(
         >>> tx.update(jnp.ones(2), state)[0]
         Array([-0.5, -0.5], dtype=float32)
     """
+    if not callable(inner_factory):
+        raise TypeError(
+            "inject_hyperparams(): inner_factory must be a function that builds a "
+            f"GradientTransformation, such as gradtx.adam, got {inner_factory!r}."
+        )
     static = {static_args} if isinstance(static_args, str) else set(static_args)
     signature = inspect.signature(inner_factory)
     fn = getattr(inner_factory, "__name__", "inner_factory")

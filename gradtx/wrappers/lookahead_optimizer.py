@@ -91,6 +91,7 @@ def lookahead(
         Zhang, Lucas, Hinton and Ba, "Lookahead Optimizer: k steps forward, 1 step back",
         2019.
     """
+    _checks.transformation("lookahead", "fast_optimizer", fast_optimizer)
     if isinstance(sync_period, bool) or not isinstance(sync_period, int):
         raise TypeError(f"lookahead(): sync_period must be an int >= 1, got {sync_period!r}.")
     _checks.check_range("lookahead", "sync_period", sync_period, 1)

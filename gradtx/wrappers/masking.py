@@ -219,6 +219,7 @@ def masked(
         >>> tx.update(params, tx.init(params))[0]
         {'b': Array([1., 1.], dtype=float32), 'w': Array([-1., -1.], dtype=float32)}
     """
+    _checks.transformation("masked", "inner", inner)
     if not isinstance(inner, GradientTransformation):
         raise TypeError(f"masked(): inner must be a GradientTransformation, got {inner!r}.")
 
