@@ -13,6 +13,7 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
+from tqdm import tqdm
 
 import gradtx
 
@@ -47,10 +48,14 @@ def main(argv: list[str] | None = None) -> float:
         logits = model.apply(params, x)
         return gradtx.losses.softmax_cross_entropy_with_integer_labels(logits, y, reduction="mean")
 
-    # Clip the global gradient norm, then take an AdamW step (decaying weights, not biases).
+    # Clip the global gradient norm, then take an AdamW step (decaying weights, not biases)
+    # with a learning rate that warms up linearly and then follows a cosine to zero.
+    schedule = gradtx.warmup_cosine_decay_schedule(
+        0.0, args.learning_rate, warmup_steps=max(1, args.steps // 20), decay_steps=args.steps
+    )
     tx = gradtx.chain(
         gradtx.clip_by_global_norm(1.0),
-        gradtx.adamw(args.learning_rate, weight_decay=1e-4, mask=gradtx.nn.decay_mask),
+        gradtx.adamw(schedule, weight_decay=1e-4, mask=gradtx.nn.decay_mask),
     )
     state = tx.init(params)
 
@@ -61,10 +66,11 @@ def main(argv: list[str] | None = None) -> float:
         return gradtx.apply_updates(params, updates), state, loss
 
     report_every = max(1, args.steps // 10)
-    for i in range(args.steps):
-        params, state, loss = step(params, state)
-        if i % report_every == 0 or i == args.steps - 1:
-            print(f"step {i:5d}  loss {float(loss):.4f}")
+    with tqdm(range(args.steps), desc="training", leave=False) as bar:
+        for i in bar:
+            params, state, loss = step(params, state)
+            if i % report_every == 0 or i == args.steps - 1:
+                bar.write(f"step {i:5d}  loss {float(loss):.4f}")
 
     accuracy = float(gradtx.losses.accuracy(model.apply(params, x), y))
     print(f"final training accuracy: {accuracy:.1%}")

@@ -26,6 +26,6 @@ def test_readme_tour_trains():
 
 def test_readme_has_the_two_one_line_commands():
     commands = re.findall(r"```bash\n(.*?)\n```", README, flags=re.S)
-    assert commands[0] == "pip install . && python examples/quickstart.py"
+    assert commands[0] == 'pip install ".[examples]" && python examples/quickstart.py'
     assert commands[1].startswith('pip install ".[test]" "torch==2.13.0"')
     assert all("\n" not in c for c in commands[:2])
