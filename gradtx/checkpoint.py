@@ -167,6 +167,16 @@ def save(
     Raises:
         FileExistsError: ``directory`` exists and ``overwrite`` is false.
         TypeError: a leaf is neither an array nor a number (the message names its path).
+
+    Example:
+        >>> import tempfile
+        >>> tx = gradtx.adam(1e-3)
+        >>> params = {"w": jnp.ones(3)}
+        >>> state = tx.update({"w": jnp.ones(3)}, tx.init(params), params)[1]
+        >>> path = gradtx.checkpoint.save(tempfile.mkdtemp() + "/step_1", (params, state))
+        >>> restored = gradtx.checkpoint.restore(path, like=(params, tx.init(params)))
+        >>> int(restored[1][0].count)
+        1
     """
     directory = pathlib.Path(directory)
     if directory.exists() and not overwrite:
@@ -219,6 +229,13 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     Raises:
         FileNotFoundError: there is no complete checkpoint at ``directory``.
         ValueError: the manifest is not a gradtx checkpoint manifest.
+
+    Example:
+        >>> import tempfile
+        >>> path = gradtx.checkpoint.save(tempfile.mkdtemp() + "/ckpt", {"w": jnp.ones(2)})
+        >>> [(leaf["path"], leaf["shape"], leaf["dtype"]) for leaf in
+        ...  gradtx.checkpoint.read_manifest(path)["leaves"]]
+        [("['w']", [2], 'float32')]
     """
     directory = pathlib.Path(directory)
     path = directory / MANIFEST
@@ -320,6 +337,12 @@ def restore(directory: str | os.PathLike[str], like: Any) -> Any:
         FileNotFoundError: there is no complete checkpoint at ``directory``.
         ValueError: the checkpoint does not match the template (the message lists every key
             path that differs), or its array file is damaged.
+
+    Example:
+        >>> import tempfile
+        >>> path = gradtx.checkpoint.save(tempfile.mkdtemp() + "/ckpt", {"w": jnp.ones(2)})
+        >>> gradtx.checkpoint.restore(path, like={"w": jnp.zeros(2)})["w"]
+        Array([1., 1.], dtype=float32)
     """
     directory = pathlib.Path(directory)
     manifest = read_manifest(directory)

@@ -76,6 +76,16 @@ def safe_sqrt(x: jax.Array) -> jax.Array:
         >>> import jax
         >>> jax.grad(safe_sqrt)(0.0)
         Array(0., dtype=float32, weak_type=True)
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> upcast(jnp.ones(2, jnp.bfloat16)).dtype
+        dtype('float32')
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> real_dtype(jnp.complex64)
+        dtype('float32')
     """
     return jnp.sqrt(x)
 

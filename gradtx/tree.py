@@ -146,6 +146,12 @@ def check_array_leaves(tree: Any, where: str, *, inexact: bool = True) -> None:
     ``jax.ShapeDtypeStruct`` (for ``jax.eval_shape``) are allowed too. With ``inexact`` (the
     default), integer, boolean and random-key leaves are rejected as well: gradtx trains
     floating-point and complex parameters only, as ``jax.grad`` differentiates only those.
+
+    Example:
+        >>> check_array_leaves({"w": jnp.zeros(2), "act": jnp.tanh}, "init(params)")
+        Traceback (most recent call last):
+        ...
+        TypeError: init(params): the leaf at ['act'] is a function ...
     """
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
         if not isinstance(leaf, _ARRAY_TYPES):
@@ -195,6 +201,14 @@ def full_like(tree: Any, fill_value: Any, dtype: Any = None) -> Any:
 
     Leaves may be ``jax.ShapeDtypeStruct``, so this works under ``jax.eval_shape``, and of
     any dtype (integer leaves give integer slots unless ``dtype`` says otherwise).
+
+    Example:
+        >>> ones_like({"w": jnp.zeros(2)}, jnp.int32)
+        {'w': Array([1, 1], dtype=int32)}
+
+    Example:
+        >>> full_like({"w": jnp.zeros(2)}, 0.1)
+        {'w': Array([0.1, 0.1], dtype=float32)}
     """
     check_array_leaves(tree, "init(params)", inexact=False)
     return jax.tree_util.tree_map(
@@ -235,6 +249,10 @@ def scale(scalar: Any, tree: Any) -> Any:
     Example:
         >>> scale(2.0, {"w": jnp.array([1.0, 2.0])})
         {'w': Array([2., 4.], dtype=float32)}
+
+    Example:
+        >>> sub({"w": jnp.array([3.0, 1.0])}, {"w": jnp.ones(2)})
+        {'w': Array([2., 0.], dtype=float32)}
     """
     return jax.tree_util.tree_map(lambda x: scalar * x, tree)
 
@@ -253,6 +271,10 @@ def where(condition: Any, a: Any, b: Any) -> Any:
     Example:
         >>> where(jnp.array(False), {"w": 1.0}, {"w": 2.0})
         {'w': Array(2., dtype=float32, weak_type=True)}
+
+    Example:
+        >>> add_scale({"w": jnp.ones(2)}, 0.5, {"w": jnp.array([2.0, 4.0])})
+        {'w': Array([2., 3.], dtype=float32)}
     """
     if jax.tree_util.tree_structure(condition).num_leaves == 1 and not isinstance(
         condition, (dict, list, tuple)
