@@ -94,9 +94,10 @@ def transformation(fn: str, name: str, value: Any) -> None:
     from gradtx.base import GradientTransformation
 
     if not isinstance(value, GradientTransformation):
+        factory = getattr(value, "__name__", "sgd")
         hint = (
-            " Did you pass a factory without calling it, e.g. gradtx.sgd instead of "
-            "gradtx.sgd(0.1)?"
+            f" Did you pass a factory without calling it: gradtx.{factory} instead of "
+            f"gradtx.{factory}(...)?"
             if callable(value)
             else ""
         )

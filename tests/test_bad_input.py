@@ -320,13 +320,12 @@ def test_apply_if_finite_survives_one_percent_non_finite_steps():
     [
         (lambda: gradtx.apply_if_finite(gradtx.sgd, 3), r"apply_if_finite\(\): inner must be"),
         (lambda: gradtx.lookahead(gradtx.sgd, 5, 0.5), r"lookahead\(\): fast_optimizer must"),
-        (lambda: gradtx.masked(gradtx.adam, {}), r"masked\(\): inner must be"),
-        (lambda: gradtx.master_weights(gradtx.adam), r"master_weights\(\): inner must be"),
-        (lambda: gradtx.chain(gradtx.sgd), r"chain\(\): argument 0 is a function"),
+        (lambda: gradtx.masked(gradtx.sgd, {}), r"masked\(\): inner must be"),
+        (lambda: gradtx.master_weights(gradtx.sgd), r"master_weights\(\): inner must be"),
     ],
 )
 def test_uncalled_factories_are_named(build, message):
-    with pytest.raises(TypeError, match=message + ".*gradtx.sgd instead of gradtx.sgd\\(0.1\\)"):
+    with pytest.raises(TypeError, match=message + r".*gradtx.sgd instead of gradtx.sgd\(\.\.\.\)"):
         build()
 
 
