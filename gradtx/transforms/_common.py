@@ -94,3 +94,22 @@ def debias_factor(decay: Any, count: jax.Array, like: jax.Array) -> jax.Array:
     positive = decay > 0
     log_decay = jnp.log(jnp.where(positive, decay, 1.0))
     return jnp.where(positive, -jnp.expm1(count.astype(decay.dtype) * log_decay), 1.0)
+
+
+def per_dtype(compute: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Memoises ``compute(dtype)`` for one ``update`` call.
+
+    Scalar arithmetic on hyperparameters (casts, bias corrections) is the same for every leaf
+    of a dtype; computing it once per dtype rather than once per leaf keeps the traced program,
+    and so the compile time, from growing with that arithmetic times the number of leaves.
+    Create it inside ``update_fn``: it captures that call's traced count.
+    """
+    cache: dict[Any, Any] = {}
+
+    def get(dtype: Any) -> Any:
+        key = real_dtype(compute_dtype(jnp.dtype(dtype)))
+        if key not in cache:
+            cache[key] = compute(key)
+        return cache[key]
+
+    return get

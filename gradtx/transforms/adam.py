@@ -16,6 +16,7 @@ from gradtx.transforms._common import (
     debias_factor,
     map_leaves,
     moving_average,
+    per_dtype,
     real_full_like,
     slot_like,
 )
@@ -42,12 +43,21 @@ def _widen(gc: jax.Array, *slots: jax.Array) -> jax.Array:
     return gc.astype(dtype)
 
 
-def _first_moment_hat(m, gc, b1, count, nesterov):
+def _first_moment_scalars(b1, count, dtype):
+    """``(b1, 1 - b1**k, 1 - b1**(k + 1))`` in ``dtype``, for :func:`_first_moment_hat`."""
+    return (
+        as_real(b1, dtype),
+        debias_factor(b1, count, dtype),
+        debias_factor(b1, safe_increment(count), dtype),
+    )
+
+
+def _first_moment_hat(m, gc, scalars, nesterov):
     """Bias-corrected first moment; Nesterov's variant looks one step ahead (Dozat, 2016)."""
+    b1, bc1, bc1_next = scalars
     if nesterov:
-        ahead = b1 * m / debias_factor(b1, safe_increment(count), gc)
-        return ahead + (1 - as_real(b1, gc)) * gc / debias_factor(b1, count, gc)
-    return m / debias_factor(b1, count, gc)
+        return b1 * m / bc1_next + (1 - b1) * gc / bc1
+    return m / bc1
 
 
 class ScaleByAdamState(NamedTuple):
@@ -117,13 +127,22 @@ def scale_by_adam(
         del params, extra_args
         count = safe_increment(state.count)
 
+        scalars = per_dtype(
+            lambda dt: (
+                _first_moment_scalars(b1, count, dt),
+                as_real(b2, dt),
+                debias_factor(b2, count, dt),
+            )
+        )
+
         def leaf(g, m, v):
             g = jnp.asarray(g)
             gc = _widen(upcast(g), m, v)
-            new_m = moving_average(b1, m, gc)
-            new_v = moving_average(b2, v, abs_sq(gc))
-            m_hat = _first_moment_hat(new_m, gc, b1, count, nesterov)
-            v_hat = new_v / debias_factor(b2, count, gc)
+            first, beta2, bc2 = scalars(gc.dtype)
+            new_m = moving_average(first[0], m, gc)
+            new_v = moving_average(beta2, v, abs_sq(gc))
+            m_hat = _first_moment_hat(new_m, gc, first, nesterov)
+            v_hat = new_v / bc2
             u = m_hat / (jnp.sqrt(v_hat + eps_root) + eps)
             return u.astype(g.dtype), new_m.astype(m.dtype), new_v.astype(v.dtype)
 
@@ -202,13 +221,16 @@ def scale_by_amsgrad(
         del params, extra_args
         count = safe_increment(state.count)
 
+        bc1 = per_dtype(lambda dt: debias_factor(b1, count, dt))
+        bc2 = per_dtype(lambda dt: debias_factor(b2, count, dt))
+
         def leaf(g, m, v, v_max):
             g = jnp.asarray(g)
             gc = _widen(upcast(g), m, v, v_max)
             new_m = moving_average(b1, m, gc)
             new_v = moving_average(b2, v, abs_sq(gc))
-            m_hat = new_m / debias_factor(b1, count, gc) if bias_correction_mu else new_m
-            nu_corr = debias_factor(b2, count, gc) if bias_correction_nu else 1.0
+            m_hat = new_m / bc1(gc.dtype) if bias_correction_mu else new_m
+            nu_corr = bc2(gc.dtype) if bias_correction_nu else 1.0
             if max_before_bias_correction:
                 new_max = jnp.maximum(v_max.astype(new_v.dtype), new_v)
                 denom = new_max / nu_corr
@@ -269,12 +291,14 @@ def scale_by_adamax(
         del params, extra_args
         count = safe_increment(state.count)
 
+        bc1 = per_dtype(lambda dt: debias_factor(b1, count, dt))
+
         def leaf(g, m, v):
             g = jnp.asarray(g)
             gc = upcast(g)
             new_m = moving_average(b1, m, gc)
             new_v = jnp.maximum(b2 * v.astype(jnp.abs(gc).dtype), jnp.abs(gc) + eps)
-            u = new_m / debias_factor(b1, count, gc) / new_v
+            u = new_m / bc1(gc.dtype) / new_v
             return u.astype(g.dtype), new_m.astype(m.dtype), new_v.astype(v.dtype)
 
         updates, mu, nu = map_leaves(leaf, 3, updates, state.mu, state.nu)
@@ -341,13 +365,22 @@ def scale_by_belief(
         del params, extra_args
         count = safe_increment(state.count)
 
+        scalars = per_dtype(
+            lambda dt: (
+                _first_moment_scalars(b1, count, dt),
+                as_real(b2, dt),
+                debias_factor(b2, count, dt),
+            )
+        )
+
         def leaf(g, m, s):
             g = jnp.asarray(g)
             gc = _widen(upcast(g), m, s)
-            new_m = moving_average(b1, m, gc)
-            new_s = moving_average(b2, s, abs_sq(gc - new_m)) + eps_root
-            m_hat = _first_moment_hat(new_m, gc, b1, count, nesterov)
-            s_hat = new_s / debias_factor(b2, count, gc)
+            first, beta2, bc2 = scalars(gc.dtype)
+            new_m = moving_average(first[0], m, gc)
+            new_s = moving_average(beta2, s, abs_sq(gc - new_m)) + eps_root
+            m_hat = _first_moment_hat(new_m, gc, first, nesterov)
+            s_hat = new_s / bc2
             u = m_hat / (jnp.sqrt(s_hat) + eps)
             return u.astype(g.dtype), new_m.astype(m.dtype), new_s.astype(s.dtype)
 

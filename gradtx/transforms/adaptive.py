@@ -15,6 +15,7 @@ from gradtx.transforms._common import (
     debias_factor,
     map_leaves,
     moving_average,
+    per_dtype,
     real_full_like,
 )
 
@@ -163,16 +164,18 @@ def scale_by_rms(
         del params, extra_args
         count = safe_increment(state.count)
 
+        debias = per_dtype(lambda dt: debias_factor(decay, count, dt))
+
         def leaf(g, v, m=None):
             g = jnp.asarray(g)
             gc = upcast(g)
             new_v = moving_average(decay, v, abs_sq(gc))
-            v_hat = new_v / debias_factor(decay, count, g) if bias_correction else new_v
+            v_hat = new_v / debias(g.dtype) if bias_correction else new_v
             if m is None:
                 u = gc * _inv_root(v_hat, eps, eps_in_sqrt)
                 return u.astype(g.dtype), new_v.astype(v.dtype)
             new_m = moving_average(decay, m, gc)
-            m_hat = new_m / debias_factor(decay, count, g) if bias_correction else new_m
+            m_hat = new_m / debias(g.dtype) if bias_correction else new_m
             # The variance is >= 0 in exact arithmetic; rounding can make it slightly negative
             # (at the first debiased step it is exactly 0), so clamp before the root.
             var = jnp.maximum(v_hat - abs_sq(m_hat), 0.0)

@@ -15,6 +15,7 @@ from gradtx.transforms._common import (
     debias_factor,
     map_leaves,
     moving_average,
+    per_dtype,
     slot_like,
 )
 
@@ -135,11 +136,13 @@ def ema(
         del params, extra_args
         count = safe_increment(state.count)
 
+        debias_for = per_dtype(lambda dt: debias_factor(decay, count, dt))
+
         def leaf(g, m):
             g = jnp.asarray(g)
             gc = upcast(g)
             new_m = moving_average(decay, m, gc)
-            u = new_m / debias_factor(decay, count, gc) if debias else new_m
+            u = new_m / debias_for(gc.dtype) if debias else new_m
             return u.astype(g.dtype), new_m.astype(m.dtype)
 
         updates, new_ema = map_leaves(leaf, 2, updates, state.ema)
