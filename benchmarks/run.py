@@ -235,17 +235,23 @@ def grid_times(points: int, steps: int) -> list[dict[str, Any]]:
             (p, _), _ = jax.lax.scan(body, (params0, tx.init(params0)), length=steps)
             return loss(p)
 
-        vmapped = jax.jit(jax.vmap(train))
-        single = jax.jit(train)
         start = time.perf_counter()
-        vmapped(lrs).block_until_ready()
-        t_vmap = time.perf_counter() - start
+        vmapped = jax.jit(jax.vmap(train)).lower(lrs).compile()
+        compile_vmap = time.perf_counter() - start
         start = time.perf_counter()
-        for lr in lrs:
-            single(lr).block_until_ready()
-        t_loop = time.perf_counter() - start
+        single = jax.jit(train).lower(lrs[0]).compile()
+        compile_loop = time.perf_counter() - start
+        t_vmap = median_time(lambda f=vmapped: f(lrs).block_until_ready(), 3)
+        t_loop = median_time(lambda f=single: [f(lr).block_until_ready() for lr in lrs], 3)
         rows.append(
-            {"library": lib, "vmapped_s": t_vmap, "loop_s": t_loop, "loop/vmapped": t_loop / t_vmap}
+            {
+                "library": lib,
+                "vmapped_run_s": t_vmap,
+                "loop_run_s": t_loop,
+                "loop/vmapped": t_loop / t_vmap,
+                "vmapped_compile_s": compile_vmap,
+                "loop_compile_s": compile_loop,
+            }
         )
     return rows
 
