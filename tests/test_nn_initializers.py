@@ -15,6 +15,7 @@ from scipy import stats
 
 import gradtx
 from gradtx.nn import initializers as ini
+from tests.helpers import minimise
 
 KEY = jax.random.key(42)
 
@@ -338,18 +339,7 @@ def test_constant_init_keeps_units_equal_during_training():
         logits = model.apply(p, x)
         return gradtx.losses.softmax_cross_entropy_with_integer_labels(logits, y, reduction="mean")
 
-    tx = gradtx.sgd(0.5)
-
-    @jax.jit
-    def train(params):
-        def step(carry, _):
-            params, state = carry
-            updates, state = tx.update(jax.grad(loss)(params), state, params)
-            return (gradtx.apply_updates(params, updates), state), None
-
-        return jax.lax.scan(step, (params, tx.init(params)), None, length=20)[0][0]
-
-    params = train(params)
+    params = minimise(gradtx.sgd(0.5), loss, params, 20)
     for layer in params[:-1]:
         # All columns (hidden units) of each hidden weight stay equal...
         w = np.asarray(layer["w"])
