@@ -185,6 +185,8 @@ CASES: list[Case] = [
          (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
     _opt("ema_params", lambda h: gradtx.chain(gradtx.adam(h), gradtx.ema_params(0.9)), 0.05,
          (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+    _opt("flatten", lambda h: gradtx.flatten(gradtx.adam(h)), 0.05, (0.01, 0.05, 0.1),
+         parabola_lr=0.05, rosenbrock_lr=0.01),
     _opt("polyak_average", lambda h: gradtx.chain(gradtx.adam(h), gradtx.polyak_average()),
          0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
 ]

@@ -9,6 +9,7 @@ from gradtx.wrappers import (
     averaging,
     conditional,
     explaining,
+    flattening,
     freezing,
     hyperparams,
     lookahead_optimizer,
@@ -20,6 +21,7 @@ from gradtx.wrappers.accumulation import *  # noqa: F403
 from gradtx.wrappers.averaging import *  # noqa: F403
 from gradtx.wrappers.conditional import *  # noqa: F403
 from gradtx.wrappers.explaining import *  # noqa: F403
+from gradtx.wrappers.flattening import *  # noqa: F403
 from gradtx.wrappers.freezing import *  # noqa: F403
 from gradtx.wrappers.hyperparams import *  # noqa: F403
 from gradtx.wrappers.lookahead_optimizer import *  # noqa: F403
@@ -32,6 +34,7 @@ __all__ += accumulation.__all__
 __all__ += averaging.__all__
 __all__ += conditional.__all__
 __all__ += explaining.__all__
+__all__ += flattening.__all__
 __all__ += freezing.__all__
 __all__ += hyperparams.__all__
 __all__ += lookahead_optimizer.__all__
