@@ -170,7 +170,11 @@ def master_weights(
                 continue
             m = _apply_updates(m, u)
             p = jnp.asarray(p)
-            target = m.astype(p.dtype).astype(m.dtype)
+            # Rounding to the parameters' dtype with reduce_precision, not a pair of casts:
+            # XLA on GPUs drops a convert-and-back pair (excess precision), and the update
+            # would then aim at the unrounded master copy.
+            info = jnp.finfo(p.dtype)
+            target = jax.lax.reduce_precision(m, info.nexp, info.nmant)
             new_master.append(m)
             out.append((target - p.astype(m.dtype)).astype(g_dtype))
         return treedef.unflatten(out), MasterWeightsState(
