@@ -8,12 +8,15 @@ Measures, for each library in the same process and alternating between them:
 3. compile time (lower + compile) of chain(clip_by_global_norm, adamw(warmup_cosine)) for
    10 to 3,000 leaves;
 4. a 64-point learning-rate grid trained with jax.vmap against a Python loop of 64 runs;
-5. optimizer-state bytes per parameter byte, and the peak temporary memory of a donated step.
+5. optimizer-state bytes per parameter byte, and the peak temporary memory of a donated step;
+6. adam's step time against the parameter count, 1e5 to 1e8 (figures ``<name>_scaling.png``
+   and ``<name>_compile.png`` beside the tables).
 
 Prints one table and writes it as JSON and Markdown (with the machine, versions and date)::
 
     python benchmarks/run.py            # the full run
     python benchmarks/run.py --quick    # smaller sizes, a minute or two
+    python benchmarks/run.py --name gpu --sections one_leaf many_leaves   # a subset
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import pathlib
 import platform
 import statistics
@@ -101,7 +105,11 @@ def make_params(shapes: list[tuple[int, ...]], seed: int = 0) -> dict[str, jax.A
     }
 
 
+STEPS_PER_SAMPLE = 10  # steps dispatched back to back per timed sample, as in a training loop
+
+
 def jax_step_time(tx: Any, params: dict[str, jax.Array], reps: int) -> float:
+    """Median seconds per jitted, donated step (samples of ``STEPS_PER_SAMPLE`` steps)."""
     grads = jax.tree.map(lambda p: 0.5 * p, params)
 
     def step(p, s, g):
@@ -112,19 +120,29 @@ def jax_step_time(tx: Any, params: dict[str, jax.Array], reps: int) -> float:
     box = [jax.tree.map(jnp.copy, params), tx.init(params)]
 
     def run():
-        box[0], box[1] = step(box[0], box[1], grads)
+        for _ in range(STEPS_PER_SAMPLE):
+            box[0], box[1] = step(box[0], box[1], grads)
         jax.block_until_ready(box[0])
 
-    return median_time(run, reps)
+    return median_time(run, reps) / STEPS_PER_SAMPLE
 
 
 def torch_step_time(make: Callable[[Any], Any], params: dict[str, jax.Array], reps: int) -> float:
-    tensors = [torch.tensor(np.asarray(p)) for p in params.values()]
+    """Median seconds per ``optimizer.step()``, on the GPU when torch sees one."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    tensors = [torch.tensor(np.asarray(p), device=device) for p in params.values()]
     for t in tensors:
         t.requires_grad_(True)
         t.grad = 0.5 * t.detach().clone()
     opt = make(tensors)
-    return median_time(opt.step, reps)
+
+    def run():
+        for _ in range(STEPS_PER_SAMPLE):
+            opt.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    return median_time(run, reps) / STEPS_PER_SAMPLE
 
 
 def bandwidth(n: int, reps: int) -> float:
@@ -133,20 +151,26 @@ def bandwidth(n: int, reps: int) -> float:
     box = [jnp.ones(n), jnp.ones(n)]
 
     def run():
-        box[0] = triad(box[0], box[1])
+        for _ in range(STEPS_PER_SAMPLE):
+            box[0] = triad(box[0], box[1])
         box[0].block_until_ready()
 
-    return 12 * n / median_time(run, reps)
+    return 12 * n * STEPS_PER_SAMPLE / median_time(run, reps)
 
 
-def step_times(shapes, reps: int, rounds: int, bw: float) -> list[dict[str, Any]]:
+def step_times(
+    shapes, reps: int, rounds: int, bw: float, flat: bool = False
+) -> list[dict[str, Any]]:
+    """Step times of every optimizer; with ``flat``, also ``gradtx.flatten`` of it."""
     params = make_params(shapes)
     n = sum(int(np.prod(s)) for s in shapes)
     rows = []
     for name, (make_g, make_o, make_t) in OPTIMIZERS.items():
-        times: dict[str, list[float]] = {"gradtx": [], "optax": [], "torch": []}
+        times: dict[str, list[float]] = {"gradtx": [], "flat": [], "optax": [], "torch": []}
         for _ in range(rounds):  # alternate the libraries
             times["gradtx"].append(jax_step_time(make_g(), params, reps))
+            if flat:
+                times["flat"].append(jax_step_time(gradtx.flatten(make_g()), params, reps))
             times["optax"].append(jax_step_time(make_o(), params, reps))
             if torch is not None and make_t is not None:
                 times["torch"].append(torch_step_time(make_t, params, reps))
@@ -162,7 +186,11 @@ def step_times(shapes, reps: int, rounds: int, bw: float) -> list[dict[str, Any]
             "optax_ms": 1e3 * med["optax"],
             "gradtx/optax": med["gradtx"] / med["optax"],
             "gradtx/floor": med["gradtx"] / floor,
+            "gradtx_GB/s": 4 * (3 + 2 * slots) * n / med["gradtx"] / 1e9,
         }
+        if "flat" in med:
+            row["flat_ms"] = 1e3 * med["flat"]
+            row["flat/optax"] = med["flat"] / med["optax"]
         if "torch" in med:
             row["torch_ms"] = 1e3 * med["torch"]
             row["gradtx/torch"] = med["gradtx"] / med["torch"]
@@ -179,6 +207,12 @@ def compile_times(leaf_counts: list[int], rounds: int) -> list[dict[str, Any]]:
             "gradtx": gradtx.chain(
                 gradtx.clip_by_global_norm(1.0),
                 gradtx.adamw(gradtx.warmup_cosine_decay_schedule(0.0, 3e-3, 100, 5_000)),
+            ),
+            "flat": gradtx.flatten(
+                gradtx.chain(
+                    gradtx.clip_by_global_norm(1.0),
+                    gradtx.adamw(gradtx.warmup_cosine_decay_schedule(0.0, 3e-3, 100, 5_000)),
+                )
             ),
             "optax": optax.chain(
                 optax.clip_by_global_norm(1.0),
@@ -204,9 +238,66 @@ def compile_times(leaf_counts: list[int], rounds: int) -> list[dict[str, Any]]:
                 "gradtx_s": med["gradtx"],
                 "optax_s": med["optax"],
                 "gradtx/optax": med["gradtx"] / med["optax"],
+                "flat_s": med["flat"],
+                "flat/optax": med["flat"] / med["optax"],
             }
         )
     return rows
+
+
+def scaling_rows(sizes: list[int], reps: int) -> list[dict[str, Any]]:
+    """Adam's step time against the parameter count (one leaf), for the three libraries."""
+    make_g, make_o, make_t = OPTIMIZERS["adam"]
+    rows = []
+    for n in sizes:
+        params = make_params([(n,)])
+        row: dict[str, Any] = {
+            "parameters": n,
+            "gradtx_ms": 1e3 * jax_step_time(make_g(), params, reps),
+            "optax_ms": 1e3 * jax_step_time(make_o(), params, reps),
+        }
+        if torch is not None:
+            row["torch_ms"] = 1e3 * torch_step_time(make_t, params, reps)
+        row["gradtx/optax"] = row["gradtx_ms"] / row["optax_ms"]
+        rows.append(row)
+        del params
+    return rows
+
+
+def plot(results: dict[str, Any], out: pathlib.Path, stem: str) -> None:
+    """Log-log figures of the scaling and compile-time sections, when matplotlib is there."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover
+        return
+    backend = results["machine"]["backend"]
+    figures = {
+        "scaling": ("parameters", "_ms", "adam step time (ms)", "parameters (one leaf)"),
+        "compile": ("leaves", "_s", "compile time (s)", "leaves of 64x64"),
+    }
+    for key, (x, suffix, ylabel, xlabel) in figures.items():
+        rows = results.get(key)
+        if not rows:
+            continue
+        fig, ax = plt.subplots(figsize=(5, 3.6))
+        for lib in ("gradtx", "flat", "optax", "torch"):
+            if f"{lib}{suffix}" in rows[0]:
+                label = "gradtx.flatten" if lib == "flat" else lib
+                ax.loglog([r[x] for r in rows], [r[f"{lib}{suffix}"] for r in rows], "o-",
+                          label=label)  # fmt: skip
+        if key == "compile":  # a line of slope one through the first gradtx point: linear growth
+            x0, y0 = rows[0][x], rows[0]["gradtx_s"]
+            xs = [r[x] for r in rows]
+            ax.loglog(xs, [y0 * v / x0 for v in xs], "k:", label="linear in leaves")
+        ax.set(xlabel=xlabel, ylabel=ylabel, title=f"{key} ({backend})")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / f"{stem}_{key}.png", dpi=110)
+        plt.close(fig)
 
 
 def grid_times(points: int, steps: int) -> list[dict[str, Any]]:
@@ -287,6 +378,8 @@ def memory_rows(n: int) -> list[dict[str, Any]]:
                 "optimizer": name,
                 "state_bytes/param_bytes": state_bytes / param_bytes,
                 "step_temp_bytes/param_bytes": temp / param_bytes,
+                # The bound of issue 8: at most one temporary of the largest (here: only) leaf.
+                "temp_within_one_leaf": bool(temp <= param_bytes),
             }
         )
     return rows
@@ -307,23 +400,45 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+SECTIONS = ["one_leaf", "many_leaves", "compile", "vmap_grid", "memory", "scaling"]
+
+
+def report(results: dict[str, Any]) -> str:
+    text = [
+        f"# gradtx benchmarks ({results['date']})",
+        "",
+        "```",
+        json.dumps(results["machine"], indent=1),
+        json.dumps(results["versions"]),
+        "```",
+    ]
+    for key in SECTIONS:
+        if key in results:
+            text += ["", f"## {key}", "", markdown_table(results[key])]
+    return "\n".join(text) + "\n"
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repetitions")
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("benchmarks/results"))
+    parser.add_argument("--name", help="file name stem (default: quick or full)")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=SECTIONS)
+    parser.add_argument("--leaf-counts", type=int, nargs="+", help="leaf counts to compile")
     args = parser.parse_args(argv)
 
     n = 1_000_000 if args.quick else 10_000_000
-    reps, rounds = (5, 2) if args.quick else (20, 3)
-    leaf_counts = [10, 100, 300] if args.quick else [10, 100, 1_000, 3_000]
+    reps, rounds = (5, 2) if args.quick else (10, 3)
+    leaf_counts = args.leaf_counts or ([10, 100, 300] if args.quick else [10, 100, 1_000, 3_000])
+    sizes = [10**4, 10**5, 10**6] if args.quick else [10**5, 10**6, 10**7, 10**8]
     bw = bandwidth(n, reps)
-    results = {
+    results: dict[str, Any] = {
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
-            "cpus": jax.local_device_count("cpu") if jax.default_backend() == "cpu" else None,
+            "cpus": os.cpu_count(),
             "backend": jax.default_backend(),
-            "devices": [str(d) for d in jax.devices()],
+            "devices": [getattr(d, "device_kind", str(d)) for d in jax.devices()],
             "bandwidth_GB/s": bw / 1e9,
         },
         "versions": {
@@ -335,29 +450,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         },
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "parameters": n,
-        "one_leaf": step_times(leaf_shapes(n, 1), reps, rounds, bw),
-        "many_leaves": step_times(leaf_shapes(n, 1_000), reps, rounds, bw),
-        "compile": compile_times(leaf_counts, 1 if args.quick else 2),
-        "vmap_grid": grid_times(16 if args.quick else 64, 50 if args.quick else 200),
-        "memory": memory_rows(n),
     }
-    sections = ["one_leaf", "many_leaves", "compile", "vmap_grid", "memory"]
-    text = [
-        f"# gradtx benchmarks ({results['date']})",
-        "",
-        "```",
-        json.dumps(results["machine"], indent=1),
-        json.dumps(results["versions"]),
-        "```",
-    ]
-    for key in sections:
-        text += ["", f"## {key}", "", markdown_table(results[key])]
-    report = "\n".join(text) + "\n"
-    print(report)
+    run_section = {
+        "one_leaf": lambda: step_times(leaf_shapes(n, 1), reps, rounds, bw),
+        "many_leaves": lambda: step_times(leaf_shapes(n, 1_000), reps, rounds, bw, flat=True),
+        "compile": lambda: compile_times(leaf_counts, 1 if args.quick else 2),
+        "vmap_grid": lambda: grid_times(16 if args.quick else 64, 50 if args.quick else 200),
+        "memory": lambda: memory_rows(n),
+        "scaling": lambda: scaling_rows(sizes, reps),
+    }
+    stem = args.name or ("quick" if args.quick else "full")
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "quick" if args.quick else "full"
-    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1))
-    (args.out / f"{stem}.md").write_text(report)
+    for key in SECTIONS:
+        if key not in args.sections:
+            continue
+        results[key] = run_section[key]()
+        print(f"## {key}\n\n{markdown_table(results[key])}\n", flush=True)
+        # Written after every section, so a run cut short keeps what it measured.
+        (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1))
+        (args.out / f"{stem}.md").write_text(report(results))
+    plot(results, args.out, stem)
     return results
 
 
