@@ -56,19 +56,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
+from quickstart import make_spirals  # the same synthetic spirals (examples/ is on the path)
 
 import gradtx
-
-
-def make_spirals(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Two interleaved spirals in 2-D, labels 0 and 1."""
-    rng = np.random.default_rng(seed)
-    t = np.sqrt(rng.uniform(0.05, 1.0, n)) * 3 * np.pi
-    label = rng.integers(0, 2, n)
-    sign = np.where(label == 1, 1.0, -1.0)
-    x = np.stack([sign * t * np.cos(t), sign * t * np.sin(t)], axis=1) / (3 * np.pi)
-    x += rng.normal(scale=0.02, size=x.shape)
-    return x.astype(np.float32), label.astype(np.int32)
 
 
 def train(model, tx, params, batches, mesh=None, zero: bool = True):
