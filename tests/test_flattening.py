@@ -157,3 +157,24 @@ def test_flatten_vmaps_over_a_hyperparameter():
     for i, lr in enumerate(lrs):
         one = gradtx.adam(lr).update(grads, gradtx.adam(lr).init(params), params)[0]
         assert_rounding_close(one, jax.tree.map(lambda x, i=i: x[i], batched))
+
+
+def test_flatten_inside_partition_and_masked_sees_only_its_leaves():
+    """Masked-out leaves (MaskedNode) are not part of the flat vectors."""
+    params = mixed_params()
+    labels = jax.tree.map(lambda x: "adam" if x.ndim == 2 else "sgd", params)
+
+    def make(wrap):
+        return gradtx.partition({"adam": wrap(gradtx.adam(0.1)), "sgd": gradtx.sgd(0.1)}, labels)
+
+    assert_rounding_close(run(make(lambda t: t), params), run(make(gradtx.flatten), params))
+    state = make(gradtx.flatten).init(params)
+    n_matrix = sum(
+        x.size for x in jax.tree.leaves(params) if x.ndim == 2 and x.dtype == jnp.float32
+    )
+    assert state.inner_states["adam"].inner_state[0].mu["float32"].shape == (n_matrix,)
+
+    mask = jax.tree.map(lambda x: x.ndim == 2, params)
+    plain = gradtx.masked(gradtx.adam(0.1), mask)
+    flat = gradtx.masked(gradtx.flatten(gradtx.adam(0.1)), mask)
+    assert_rounding_close(run(plain, params), run(flat, params))
