@@ -65,6 +65,14 @@ def _exp(lr, decay):
     return lambda k: lr * decay**k
 
 
+# Adam-like methods with a constant step do not settle at Rosenbrock's minimum: once the
+# second moment is tiny, the effective step is huge and the iterate leaves in bursts of up to
+# 2e-2 (seen between steps 17,000 and 20,000 from starts 1e-6 apart), so where step 20,000
+# lands depends on rounding (an H100 run landed in a burst). A learning rate decaying from 0.01
+# to 2e-4 removes the bursts: the error stays below 2e-4 over the last 2,000 steps.
+ADAM_ROSENBROCK_LR = _exp(0.01, 0.9998)
+
+
 def _ndim_mask(params):
     """Adam on arrays, plain pass-through on scalars."""
     return jax.tree.map(lambda x: jnp.ndim(x) > 0, params)
@@ -109,7 +117,7 @@ CASES: list[Case] = [
          (0.5, 0.9, 0.99), _then_lr(lambda: gradtx.scale_by_rms(centered=True)),
          parabola_lr=0.01, rosenbrock_lr=5e-4),
     Case("scale_by_adam", gradtx.scale_by_adam, 0.9, (0.5, 0.9, 0.95),
-         _then_lr(gradtx.scale_by_adam), parabola_lr=0.05, rosenbrock_lr=0.01),
+         _then_lr(gradtx.scale_by_adam), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
     Case("scale_by_adam_nesterov", lambda h: gradtx.scale_by_adam(h, nesterov=True), 0.9,
          (0.5, 0.9, 0.95), _then_lr(lambda: gradtx.scale_by_adam(nesterov=True)),
          parabola_lr=0.05, rosenbrock_lr=1e-3),
@@ -118,7 +126,7 @@ CASES: list[Case] = [
     Case("scale_by_adamax", gradtx.scale_by_adamax, 0.9, (0.5, 0.9, 0.95),
          _then_lr(gradtx.scale_by_adamax), parabola_lr=0.05, rosenbrock_lr=0.005),
     Case("scale_by_belief", gradtx.scale_by_belief, 0.9, (0.5, 0.9, 0.95),
-         _then_lr(gradtx.scale_by_belief), parabola_lr=0.05, rosenbrock_lr=0.01),
+         _then_lr(gradtx.scale_by_belief), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
     Case("scale_by_lion", gradtx.scale_by_lion, 0.9, (0.5, 0.9, 0.95),
          _then_lr(gradtx.scale_by_lion), parabola_lr=_exp(0.03, 0.998),
          rosenbrock_lr=_exp(0.03, 0.999)),
@@ -150,9 +158,10 @@ CASES: list[Case] = [
     _opt("rmsprop_centered_momentum",
          lambda h: gradtx.rmsprop(h, centered=True, momentum=0.5), 0.01, (0.001, 0.01, 0.02),
          parabola_lr=0.01, rosenbrock_lr=5e-4),
-    _opt("adam", gradtx.adam, 0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+    _opt("adam", gradtx.adam, 0.05, (0.01, 0.05, 0.1), parabola_lr=0.05,
+         rosenbrock_lr=ADAM_ROSENBROCK_LR),
     _opt("adamw", lambda h: gradtx.adamw(h, weight_decay=0.0), 0.05, (0.01, 0.05, 0.1),
-         parabola_lr=0.05, rosenbrock_lr=0.01),
+         parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
     _opt("nadam", gradtx.nadam, 0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=1e-3),
     _opt("nadamw", lambda h: gradtx.nadamw(h, weight_decay=0.0), 0.05, (0.01, 0.05, 0.1),
          parabola_lr=0.05, rosenbrock_lr=1e-3),
@@ -161,7 +170,7 @@ CASES: list[Case] = [
     _opt("adamax", gradtx.adamax, 0.05, (0.01, 0.05, 0.1), parabola_lr=0.05,
          rosenbrock_lr=0.005),
     _opt("adabelief", gradtx.adabelief, 0.05, (0.01, 0.05, 0.1), parabola_lr=0.05,
-         rosenbrock_lr=0.01),
+         rosenbrock_lr=ADAM_ROSENBROCK_LR),
     _opt("lion", lambda h: gradtx.lion(h, weight_decay=0.0), 0.01, (0.003, 0.01, 0.03),
          parabola_lr=_exp(0.03, 0.998), rosenbrock_lr=_exp(0.03, 0.999)),
     _opt("lamb", gradtx.lamb, 0.02, (0.01, 0.02, 0.05), parabola_lr=_exp(0.01, 0.998),
@@ -171,24 +180,24 @@ CASES: list[Case] = [
     _opt("noisy_sgd", lambda h: gradtx.noisy_sgd(h, eta=1e-4, key=0), 0.1, (0.01, 0.05, 0.1)),
     # --- wrappers (their own files test their semantics; here they keep the contract) ------
     _opt("inject_hyperparams", lambda h: gradtx.inject_hyperparams(gradtx.adam)(h), 0.05,
-         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
     _opt("masked", lambda h: gradtx.chain(gradtx.masked(gradtx.scale_by_adam(), _ndim_mask),
                                           gradtx.scale_by_learning_rate(h)),
-         0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+         0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
     _opt("partition", lambda h: gradtx.partition(
              {"adam": gradtx.adam(h), "sgd": gradtx.sgd(h)},
              lambda p: jax.tree.map(lambda x: "adam" if jnp.ndim(x) else "sgd", p)),
-         0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+         0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
     _opt("apply_if_finite", lambda h: gradtx.apply_if_finite(gradtx.adam(h), 3), 0.05,
-         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
     _opt("MultiSteps", lambda h: gradtx.MultiSteps(gradtx.adam(h), every_k_schedule=2), 0.05,
-         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
     _opt("ema_params", lambda h: gradtx.chain(gradtx.adam(h), gradtx.ema_params(0.9)), 0.05,
-         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
     _opt("flatten", lambda h: gradtx.flatten(gradtx.adam(h)), 0.05, (0.01, 0.05, 0.1),
-         parabola_lr=0.05, rosenbrock_lr=0.01),
+         parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
     _opt("polyak_average", lambda h: gradtx.chain(gradtx.adam(h), gradtx.polyak_average()),
-         0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.01),
+         0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
 ]
 # fmt: on
 
