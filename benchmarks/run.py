@@ -108,15 +108,28 @@ def make_params(shapes: list[tuple[int, ...]], seed: int = 0) -> dict[str, jax.A
 STEPS_PER_SAMPLE = 10  # steps dispatched back to back per timed sample, as in a training loop
 
 
-def jax_step_time(tx: Any, params: dict[str, jax.Array], reps: int) -> float:
-    """Median seconds per jitted, donated step (samples of ``STEPS_PER_SAMPLE`` steps)."""
-    grads = jax.tree.map(lambda p: 0.5 * p, params)
+def donated_step(tx: Any) -> Any:
+    """``(params, state, grads) -> (params, state)``, jitted, params and state donated."""
 
     def step(p, s, g):
         u, s = tx.update(g, s, p)
         return jax.tree.map(lambda a, b: a + b, p, u), s
 
-    step = jax.jit(step, donate_argnums=(0, 1))
+    return jax.jit(step, donate_argnums=(0, 1))
+
+
+def benchmark_chain(lib: Any) -> Any:
+    """The chain of the compile-time case; gradtx and Optax share its names."""
+    return lib.chain(
+        lib.clip_by_global_norm(1.0),
+        lib.adamw(lib.warmup_cosine_decay_schedule(0.0, 3e-3, 100, 5_000)),
+    )
+
+
+def jax_step_time(tx: Any, params: dict[str, jax.Array], reps: int) -> float:
+    """Median seconds per jitted, donated step (samples of ``STEPS_PER_SAMPLE`` steps)."""
+    grads = jax.tree.map(lambda p: 0.5 * p, params)
+    step = donated_step(tx)
     box = [jax.tree.map(jnp.copy, params), tx.init(params)]
 
     def run():
@@ -204,32 +217,16 @@ def compile_times(leaf_counts: list[int], rounds: int) -> list[dict[str, Any]]:
         params = make_params([(64, 64)] * n_leaves)
         grads = jax.tree.map(lambda p: 0.5 * p, params)
         txs = {
-            "gradtx": gradtx.chain(
-                gradtx.clip_by_global_norm(1.0),
-                gradtx.adamw(gradtx.warmup_cosine_decay_schedule(0.0, 3e-3, 100, 5_000)),
-            ),
-            "flat": gradtx.flatten(
-                gradtx.chain(
-                    gradtx.clip_by_global_norm(1.0),
-                    gradtx.adamw(gradtx.warmup_cosine_decay_schedule(0.0, 3e-3, 100, 5_000)),
-                )
-            ),
-            "optax": optax.chain(
-                optax.clip_by_global_norm(1.0),
-                optax.adamw(optax.warmup_cosine_decay_schedule(0.0, 3e-3, 100, 5_000)),
-            ),
+            "gradtx": benchmark_chain(gradtx),
+            "flat": gradtx.flatten(benchmark_chain(gradtx)),
+            "optax": benchmark_chain(optax),
         }
         times: dict[str, list[float]] = {k: [] for k in txs}
         for _ in range(rounds):
             for name, tx in txs.items():
-
-                def step(p, s, g, tx=tx):
-                    u, s = tx.update(g, s, p)
-                    return jax.tree.map(lambda a, b: a + b, p, u), s
-
                 state = tx.init(params)
                 start = time.perf_counter()
-                jax.jit(step, donate_argnums=(0, 1)).lower(params, state, grads).compile()
+                donated_step(tx).lower(params, state, grads).compile()
                 times[name].append(time.perf_counter() - start)
         med = {k: statistics.median(v) for k, v in times.items()}
         rows.append(
@@ -365,12 +362,7 @@ def memory_rows(n: int) -> list[dict[str, Any]]:
         state_bytes = sum(
             int(np.prod(x.shape)) * jnp.dtype(x.dtype).itemsize for x in jax.tree.leaves(state)
         )
-
-        def step(p, s, g, tx=tx):
-            u, s = tx.update(g, s, p)
-            return jax.tree.map(lambda a, b: a + b, p, u), s
-
-        compiled = jax.jit(step, donate_argnums=(0, 1)).lower(params, state, params).compile()
+        compiled = donated_step(tx).lower(params, state, params).compile()
         m = compiled.memory_analysis()
         temp = m.temp_size_in_bytes
         # Peak of the donated step: its inputs and outputs (donated outputs share their
