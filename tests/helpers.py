@@ -245,6 +245,18 @@ def run_steps(tx: gradtx.GradientTransformation, params: Any, n: int, start: int
     return params, state, updates
 
 
+def counted_update(tx: gradtx.GradientTransformation):
+    """``tx.update`` under ``jax.jit``, and a list that grows by one each time it is traced."""
+    traces: list[None] = []
+
+    @jax.jit
+    def update(grads, state, params):
+        traces.append(None)
+        return tx.update(grads, state, params)
+
+    return update, traces
+
+
 def minimise(tx: gradtx.GradientTransformation, f: Callable, x0: jax.Array, steps: int):
     """Runs ``steps`` of ``tx`` on ``f`` from ``x0`` inside one jitted scan; returns x."""
 

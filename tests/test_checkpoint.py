@@ -13,7 +13,7 @@ import pytest
 
 import gradtx
 from gradtx import checkpoint
-from tests.helpers import example_grads, numeric_leaves
+from tests.helpers import counted_update, example_grads, numeric_leaves
 
 
 def _params():
@@ -45,7 +45,7 @@ def _grads(k, params):
 
 def _train(step, params, state, steps):
     for k in steps:
-        u, state = step(params, state, _grads(k, params))
+        u, state = step(_grads(k, params), state, params)
         params = gradtx.apply_updates(params, u)
     return params, state
 
@@ -60,13 +60,7 @@ def _assert_identical(a, b):
 
 def test_restored_run_continues_bit_identically(tmp_path):
     tx = _optimizer()
-    traces = []
-
-    @jax.jit
-    def step(params, state, grads):
-        traces.append(None)
-        return tx.update(grads, state, params)
-
+    step, traces = counted_update(tx)
     params0 = _params()
     full_params, full_state = _train(step, params0, tx.init(params0), range(12))
 

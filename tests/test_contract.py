@@ -11,6 +11,7 @@ import gradtx
 from tests.helpers import (
     CASES,
     core_factories,
+    counted_update,
     dtype_tree,
     example_grads,
     example_params,
@@ -44,13 +45,7 @@ def test_jit_matches_eager(case):
 def test_second_update_does_not_retrace(case):
     tx = case.make(case.h)
     params = example_params()
-    traces = []
-
-    @jax.jit
-    def step(grads, state, params):
-        traces.append(None)
-        return tx.update(grads, state, params)
-
+    step, traces = counted_update(tx)
     state = tx.init(params)
     for k in range(3):
         _, state = step(example_grads(k, params), state, params)

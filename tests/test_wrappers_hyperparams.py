@@ -11,7 +11,7 @@ import pytest
 
 import gradtx
 from gradtx import optimizers
-from tests.helpers import example_grads, example_params
+from tests.helpers import counted_update, example_grads, example_params
 
 
 def _small_params():
@@ -279,13 +279,7 @@ def test_tree_get_tree_set_and_current_learning_rate_in_nested_states():
 def test_the_wrapped_update_compiles_once_across_learning_rates():
     tx = gradtx.inject_hyperparams(gradtx.adam)(learning_rate=0.1)
     params = example_params()
-    traces = []
-
-    @jax.jit
-    def step(grads, state, params):
-        traces.append(None)
-        return tx.update(grads, state, params)
-
+    step, traces = counted_update(tx)
     state = tx.init(params)
     for k, lr in enumerate([0.1, 0.2, 0.3]):
         _, state = step(example_grads(k, params), gradtx.tree_set(state, learning_rate=lr), params)
