@@ -2,7 +2,7 @@
 
 For each example hypothesis draws a chain of one to three transformations (core transforms
 and wrappers) and a tree of one to four leaves of random shapes and dtypes (float32,
-bfloat16, float16, complex64). The contract (DESIGN.md) must hold: jit and no-jit agree, the
+bfloat16, float16, complex64). The transform contract must hold: jit and no-jit agree, the
 state keeps its structure and dtypes across steps, updates come back in the gradients'
 dtypes, and finite inputs give finite outputs.
 """

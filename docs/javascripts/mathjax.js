@@ -1,3 +1,5 @@
+// Configuration of the vendored MathJax (vendor/mathjax/tex-svg-full.js, loaded after this
+// file): typeset the maths pymdownx.arithmatex marks, and nothing else.
 window.MathJax = {
   tex: {
     inlineMath: [["\\(", "\\)"]],
