@@ -34,7 +34,7 @@ Several hosts. The same program runs on every host of a cluster; only three thin
    from ``array.addressable_shards[0].data``, and call ``gradtx.checkpoint.save`` and
    ``restore`` on every process (process 0 writes; use a file system all hosts share).
 
-tests/test_multiprocess.py runs exactly this with two processes on one machine.
+tests/unit/test_multiprocess.py runs exactly this with two processes on one machine.
 """
 
 from __future__ import annotations
@@ -54,8 +54,7 @@ import pathlib
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
+from jax.sharding import NamedSharding, PartitionSpec as P
 from quickstart import make_spirals  # the same synthetic spirals (examples/ is on the path)
 
 import gradtx

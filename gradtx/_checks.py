@@ -87,18 +87,3 @@ def is_static_zero(value: Any) -> bool:
 
 
 Schedule = Callable[[jax.Array], Any]
-
-
-def transformation(fn: str, name: str, value: Any) -> None:
-    """Raises ``TypeError`` unless ``value`` is a GradientTransformation."""
-    from gradtx.base import GradientTransformation
-
-    if not isinstance(value, GradientTransformation):
-        factory = getattr(value, "__name__", "sgd")
-        hint = (
-            f" Did you pass a factory without calling it: gradtx.{factory} instead of "
-            f"gradtx.{factory}(...)?"
-            if callable(value)
-            else ""
-        )
-        raise TypeError(f"{fn}(): {name} must be a GradientTransformation, got {value!r}.{hint}")

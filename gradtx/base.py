@@ -24,27 +24,32 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol, TypeAlias
 
 import jax
 import jax.numpy as jnp
 
-from gradtx import tree as _tree
+from gradtx import _registry, tree as _tree
+from gradtx.numerics import promote_dtypes
 
 __all__ = [
     "ArrayLike",
     "DTypeLike",
     "EmptyState",
     "GradientTransformation",
+    "GradientTransformationExtraArgs",
     "OptState",
     "Params",
-    "Schedule",
     "ScalarOrSchedule",
+    "Schedule",
     "Updates",
     "apply_updates",
     "chain",
     "identity",
+    "init_empty_state",
     "named_chain",
     "set_to_zero",
     "stateless",
@@ -53,6 +58,7 @@ __all__ = [
 ArrayLike: TypeAlias = jax.typing.ArrayLike
 """A number, a NumPy or JAX array, or a traced value: what every numeric hyperparameter takes."""
 DTypeLike: TypeAlias = jax.typing.DTypeLike
+"""A dtype, or anything ``jnp.dtype`` accepts (``jnp.float32``, ``"bfloat16"``)."""
 Params: TypeAlias = Any
 """A pytree of arrays: the parameters being optimised."""
 Updates: TypeAlias = Any
@@ -87,11 +93,91 @@ class GradientTransformation(NamedTuple):
     update: TransformUpdateFn
 
 
+GradientTransformationExtraArgs = GradientTransformation
+"""Optax's name for a transformation whose ``update`` takes extra keyword arguments.
+
+Every gradtx transformation takes them, so this is :class:`GradientTransformation` itself."""
+
+
+def is_transformation(value: Any) -> bool:
+    """True for anything with callable ``init`` and ``update``: gradtx's, Optax's, a user's."""
+    return callable(getattr(value, "init", None)) and callable(getattr(value, "update", None))
+
+
+def as_transformation(fn: str, name: str, value: Any) -> GradientTransformation:
+    """``value`` as a :class:`GradientTransformation`, or a ``TypeError`` naming ``fn``.
+
+    Combinators and wrappers call this on what they are given. Any object with callable
+    ``init`` and ``update`` is accepted (an Optax transformation, a user's class), so users can
+    mix libraries while they migrate. A foreign ``update`` that does not take ``**kwargs``
+    receives only the extra keyword arguments its signature names, as Optax does for its plain
+    transformations; gradtx's own transformations are returned unchanged.
+
+    Args:
+        fn: the caller's name, for the error message (``"masked"``).
+        name: the argument's name there (``"inner"``).
+        value: what the user passed.
+
+    Returns:
+        The transformation.
+
+    Example:
+        >>> class Halve:  # not a GradientTransformation, but it has init and update
+        ...     def init(self, params):
+        ...         return ()
+        ...     def update(self, updates, state, params=None):
+        ...         return updates / 2, state
+        >>> tx = gradtx.chain(Halve(), gradtx.scale(-1.0))
+        >>> tx.update(jnp.array([2.0]), tx.init(None), value=1.0)[0]
+        Array([-1.], dtype=float32)
+    """
+    if isinstance(value, GradientTransformation):
+        return value
+    if not is_transformation(value):
+        hint = ""
+        if callable(value):
+            factory = getattr(value, "__name__", "sgd")
+            hint = (
+                f" Did you pass a factory without calling it: gradtx.{factory} instead of "
+                f"gradtx.{factory}(...), as gradtx.sgd(0.1) and not gradtx.sgd?"
+            )
+        raise TypeError(
+            f"{fn}(): {name} must be a GradientTransformation (an object with init and "
+            f"update), got {value!r}.{hint}"
+        )
+    return GradientTransformation(value.init, _with_extra_args(value.update))
+
+
+def _with_extra_args(update: Callable[..., Any]) -> TransformUpdateFn:
+    """``update``, called with only the extra keyword arguments its signature names."""
+    try:
+        parameters = list(inspect.signature(update).parameters.values())
+    except (TypeError, ValueError):  # no signature to read: pass everything on
+        return update
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return update
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    named = {p.name for p in parameters[3:] if p.kind in keyword}
+
+    @functools.wraps(update)
+    def update_fn(updates, state, params=None, **extra_args):
+        kept = {k: v for k, v in extra_args.items() if k in named}
+        return update(updates, state, params, **kept)
+
+    return update_fn
+
+
 class EmptyState(NamedTuple):
     """The state of a transformation that keeps none."""
 
 
-def _empty_init(params: Params) -> EmptyState:
+def init_empty_state(params: Params) -> EmptyState:
+    """The ``init`` of every transformation that keeps no state (Optax's name).
+
+    Example:
+        >>> init_empty_state({"w": jnp.zeros(2)})
+        EmptyState()
+    """
     del params
     return EmptyState()
 
@@ -110,7 +196,7 @@ def identity() -> GradientTransformation:
         del params, extra_args
         return updates, state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def set_to_zero() -> GradientTransformation:
@@ -127,7 +213,7 @@ def set_to_zero() -> GradientTransformation:
         del params, extra_args
         return _tree.zeros_like(updates), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def stateless(f: Callable[[Updates, Params | None], Updates]) -> GradientTransformation:
@@ -151,7 +237,7 @@ def stateless(f: Callable[[Updates, Params | None], Updates]) -> GradientTransfo
         del extra_args
         return f(updates, params), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def chain(*transforms: GradientTransformation) -> GradientTransformation:
@@ -172,14 +258,16 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
         >>> tx.update(jnp.array([1.0, 3.0]), tx.init(None))[0]
         Array([-1., -3.], dtype=float32)
     """
-    transforms = tuple(transforms)
     for i, t in enumerate(transforms):
-        if not isinstance(t, GradientTransformation):
+        if not is_transformation(t):
             raise TypeError(
                 f"chain(): argument {i} is a {type(t).__name__}, expected a "
-                "GradientTransformation. Did you pass a factory without calling it, e.g. "
-                "gradtx.sgd instead of gradtx.sgd(0.1)?"
+                "GradientTransformation (an object with init and update). Did you pass a "
+                "factory without calling it, e.g. gradtx.sgd instead of gradtx.sgd(0.1)?"
             )
+    transforms = tuple(
+        as_transformation("chain", f"argument {i}", t) for i, t in enumerate(transforms)
+    )
 
     def init_fn(params):
         return tuple(t.init(params) for t in transforms)
@@ -196,7 +284,7 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
             new_state.append(s)
         return updates, tuple(new_state)
 
-    return GradientTransformation(init_fn, update_fn)
+    return _registry.describe(GradientTransformation(init_fn, update_fn), children=transforms)
 
 
 def named_chain(*transforms: tuple[str, GradientTransformation]) -> GradientTransformation:
@@ -226,7 +314,7 @@ def named_chain(*transforms: tuple[str, GradientTransformation]) -> GradientTran
         updates, new = inner.update(updates, tuple(state[n] for n in names), params, **extra_args)
         return updates, dict(zip(names, new, strict=True))
 
-    return GradientTransformation(init_fn, update_fn)
+    return _registry.describe(GradientTransformation(init_fn, update_fn), children=(inner,))
 
 
 def apply_updates(params: Params, updates: Updates) -> Params:
@@ -255,7 +343,8 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     _tree.check_array_leaves(params, "apply_updates(params)")
 
     def add(p, u):
-        p = jnp.asarray(p)
-        return jnp.asarray(p + u).astype(p.dtype)
+        p, u = jnp.asarray(p), jnp.asarray(u)
+        dtype = promote_dtypes(p, u)  # explicit: strict promotion refuses bfloat16 + float32
+        return (p.astype(dtype) + u.astype(dtype)).astype(p.dtype)
 
     return _tree.map(add, params, updates, names=("params", "updates"))

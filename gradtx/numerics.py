@@ -11,10 +11,21 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
-__all__ = ["abs_sq", "compute_dtype", "real_dtype", "safe_increment", "safe_sqrt", "upcast"]
+__all__ = [
+    "abs_sq",
+    "compute_dtype",
+    "promote",
+    "promote_dtypes",
+    "real_dtype",
+    "safe_increment",
+    "safe_sqrt",
+    "upcast",
+]
 
 _INT32_MAX = jnp.iinfo(jnp.int32).max
 
@@ -51,14 +62,59 @@ def compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
     return jnp.dtype(jnp.float32)
 
 
+def promote_dtypes(*values: Any) -> jnp.dtype:
+    """The dtype JAX's standard promotion gives ``values`` (arrays, dtypes or Python numbers).
+
+    The same under ``jax_numpy_dtype_promotion="strict"``, where ``jnp.result_type`` and
+    ``jnp.promote_types`` refuse to mix, say, int32 and float32: code that means to promote
+    computes the dtype here and casts its operands to it explicitly, which gives the bits that
+    implicit promotion gives under the standard rules.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> promote_dtypes(jnp.float32, jnp.int32, jnp.bfloat16, 0.5)
+        dtype('float32')
+    """
+    with jax.numpy_dtype_promotion("standard"):
+        return jnp.result_type(*values)
+
+
+def promote(*values: Any) -> tuple[jax.Array, ...]:
+    """The values as arrays cast to :func:`promote_dtypes` of them.
+
+    Arithmetic on the results gives the bits that the standard promotion rules give on the
+    inputs (which cast each operand to the common dtype first), also under strict promotion.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> x, y = promote(jnp.ones(2, jnp.bfloat16), jnp.float32(0.5))
+        >>> (x + y).dtype
+        dtype('float32')
+    """
+    dtype = promote_dtypes(*values)
+    return tuple(jnp.asarray(v, dtype) for v in values)
+
+
 def upcast(x: jax.Array) -> jax.Array:
-    """Casts ``x`` to :func:`compute_dtype` of its dtype."""
+    """Casts ``x`` to :func:`compute_dtype` of its dtype.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> upcast(jnp.ones(2, jnp.bfloat16)).dtype
+        dtype('float32')
+    """
     x = jnp.asarray(x)
     return x.astype(compute_dtype(x.dtype))
 
 
 def real_dtype(dtype: jnp.dtype) -> jnp.dtype:
-    """The real dtype of the same precision: complex64 -> float32, float32 -> float32."""
+    """The real dtype of the same precision: complex64 -> float32, float32 -> float32.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> real_dtype(jnp.complex64)
+        dtype('float32')
+    """
     return jnp.finfo(dtype).dtype if jnp.issubdtype(dtype, jnp.inexact) else jnp.dtype(dtype)
 
 
@@ -76,16 +132,6 @@ def safe_sqrt(x: jax.Array) -> jax.Array:
         >>> import jax
         >>> jax.grad(safe_sqrt)(0.0)
         Array(0., dtype=float32, weak_type=True)
-
-    Example:
-        >>> import jax.numpy as jnp
-        >>> upcast(jnp.ones(2, jnp.bfloat16)).dtype
-        dtype('float32')
-
-    Example:
-        >>> import jax.numpy as jnp
-        >>> real_dtype(jnp.complex64)
-        dtype('float32')
     """
     return jnp.sqrt(x)
 

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 from jax.sharding import NamedSharding, PartitionSpec, Sharding, SingleDeviceSharding
 
 from gradtx import tree as _tree
-from gradtx.base import GradientTransformation, OptState, Params
+from gradtx.base import GradientTransformation, OptState, Params, as_transformation
 
 __all__ = ["init_sharded", "state_shardings"]
 
@@ -153,8 +153,7 @@ def state_shardings(
         ...                                  zero_axis="data")[0].trace.spec
         P('data',)
     """
-    if not isinstance(tx, GradientTransformation):
-        raise TypeError(f"state_shardings(): tx must be a GradientTransformation, got {tx!r}.")
+    tx = as_transformation("state_shardings", "tx", tx)
     shardings = _param_shardings(params, param_shardings)
     flat_params = jax.tree_util.tree_leaves_with_path(params)
     index = [

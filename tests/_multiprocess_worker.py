@@ -33,8 +33,7 @@ def main(process_id: int, port: int, out: pathlib.Path) -> None:
 
 
 def run(process_id: int, out: pathlib.Path) -> None:
-    from jax.sharding import NamedSharding
-    from jax.sharding import PartitionSpec as P
+    from jax.sharding import NamedSharding, PartitionSpec as P
 
     import gradtx
     from tests._sharding_worker import make_problem, train

@@ -248,6 +248,31 @@ def test_value_and_grad_from_state_reuses_the_stored_values():
         gradtx.value_and_grad_from_state(f)(x, state=gradtx.sgd(0.1).init(x))
 
 
+def test_line_search_states_are_recognised_by_type_not_by_field_names():
+    from typing import NamedTuple
+
+    from gradtx.linesearch._common import find_linesearch_state, linesearch_state
+
+    class LookAlike(NamedTuple):  # the fields of a line-search state, but not registered
+        learning_rate: jax.Array
+        value: jax.Array
+        grad: jax.Array
+        info: tuple
+
+    x = jnp.ones(2)
+    look_alike = LookAlike(jnp.ones([]), jnp.zeros([]), x, ())
+    assert find_linesearch_state((look_alike,)) is None
+    for tx in (
+        gradtx.scale_by_zoom_linesearch(5),
+        gradtx.scale_by_backtracking_linesearch(5, store_grad=True),
+        gradtx.scale_by_exact_linesearch(store_grad=True),
+    ):
+        state = gradtx.chain(gradtx.scale(-1.0), tx).init(x)
+        assert find_linesearch_state(state, last_only=True) is state[1]
+    with pytest.raises(TypeError, match="learning_rate"):
+        linesearch_state(NamedTuple("Short", [("learning_rate", int), ("value", int)]))
+
+
 # --- exact line search and steepest descent ----------------------------------------------------
 
 

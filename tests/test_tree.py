@@ -8,10 +8,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
+import gradtx
 from gradtx import tree
 
 # XLA on CPU flushes subnormal floats to zero, so they are left out of the inputs.
@@ -158,3 +158,18 @@ def test_non_array_leaves_get_a_message_saying_how_to_filter_them():
         tree.check_array_leaves({"name": "mlp"}, "init(params)")
     # None is an empty subtree, Python scalars are arrays.
     tree.check_array_leaves({"a": None, "b": 1.0, "c": np.ones(2)}, "init(params)")
+
+
+def test_the_namespace_lists_its_names_and_spells_get_and_set_like_optax():
+    assert tree.__all__ == sorted(tree.__all__)
+    for name in tree.__all__:
+        assert callable(getattr(tree, name)), name
+    assert tree.get is gradtx.tree_get and tree.set is gradtx.tree_set
+    nested = {"encoder": {"w": jnp.ones(2), "scale": jnp.array(2.0)}, "head": [jnp.zeros(1)]}
+    assert float(tree.get(nested, "scale")) == 2.0
+    assert tree.get(nested, "encoder/w").shape == (2,)
+    assert tree.get(nested, "head/0").shape == (1,)
+    new = tree.set(nested, {"encoder/w": jnp.zeros(2)}, scale=lambda s: s * 3)
+    np.testing.assert_array_equal(new["encoder"]["w"], [0.0, 0.0])
+    assert float(new["encoder"]["scale"]) == 6.0
+    assert float(nested["encoder"]["scale"]) == 2.0  # not modified

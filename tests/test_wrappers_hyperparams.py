@@ -284,3 +284,123 @@ def test_the_wrapped_update_compiles_once_across_learning_rates():
     for k, lr in enumerate([0.1, 0.2, 0.3]):
         _, state = step(example_grads(k, params), gradtx.tree_set(state, learning_rate=lr), params)
     assert len(traces) == 1
+
+
+def _injected(factory, *args, static_args=(), **kwargs):
+    tx = gradtx.inject_hyperparams(factory, static_args=static_args)(*args, **kwargs)
+    return tx, tx.init({"w": jnp.ones(2)})
+
+
+def test_the_value_passed_not_the_annotation_decides():
+    received = {}
+
+    def unannotated(lr, decay=0.5, steps=2, width=1.0):
+        received.update(decay=decay, steps=steps, width=width)
+        return gradtx.chain(*[gradtx.scale(decay)] * steps, gradtx.sgd(lr))
+
+    # Floats and a float-defaulted int are hyperparameters; an int-defaulted int is a count.
+    _, state = _injected(unannotated, 0.1, steps=3, width=2)
+    assert sorted(state.hyperparams) == ["decay", "lr", "width"]
+    assert received["steps"] == 3 and type(received["steps"]) is int
+    assert state.hyperparams["width"].dtype == jnp.float32
+    np.testing.assert_array_equal(state.hyperparams["width"], 2.0)
+
+    def odd(lr: MyAlias, warmup: MyAlias = 3, dtype: MyAlias = None):  # noqa: F821
+        del warmup, dtype
+        return gradtx.sgd(lr)
+
+    # Under ``from __future__ import annotations`` the annotations are never evaluated.
+    tx, state = _injected(odd, 0.25, dtype=jnp.bfloat16)
+    assert sorted(state.hyperparams) == ["lr"]
+    np.testing.assert_array_equal(tx.update(jnp.ones(1), state)[0], [-0.25])
+    # A schedule is recognised by what it returns, whatever the annotation says.
+    tx, state = _injected(odd, lambda k: 0.5 / (1.0 + k))
+    updates = []
+    for _ in range(3):
+        u, state = tx.update(jnp.ones(1), state)
+        updates.append(u[0])
+    np.testing.assert_array_equal(updates, np.float32([-0.5, -0.25, -0.5 / 3]))
+
+
+def test_ints_are_hyperparameters_only_where_the_default_is_a_float():
+    _, state = _injected(gradtx.adamw, 0.1, weight_decay=0)
+    assert "weight_decay" in state.hyperparams
+    _, state = _injected(gradtx.lbfgs, memory_size=3)
+    assert "memory_size" not in state.hyperparams
+    # An int for an argument without a default stays static (pass 1.0 to inject it).
+    _, state = _injected(gradtx.sgd, 1)
+    assert "learning_rate" not in state.hyperparams
+    _, state = _injected(gradtx.sgd, 1.0)
+    assert "learning_rate" in state.hyperparams
+    # Key arrays are static, floating NumPy scalars are hyperparameters.
+    _, state = _injected(gradtx.noisy_sgd, np.float32(0.1), key=jax.random.key(3))
+    assert sorted(state.hyperparams) == ["eta", "gamma", "learning_rate"]
+
+
+def test_traced_values_are_hyperparameters():
+    def final_lr(lr):
+        _, state = _injected(gradtx.sgd, lr, momentum=0.9)
+        return state.hyperparams["learning_rate"] * state.hyperparams["momentum"]
+
+    np.testing.assert_allclose(jax.vmap(final_lr)(jnp.array([0.1, 0.2])), [0.09, 0.18])
+    np.testing.assert_allclose(jax.grad(final_lr)(0.1), 0.9, rtol=1e-6)
+
+
+def test_a_callable_named_in_static_args_is_passed_through():
+    received = []
+
+    def factory(learning_rate, transform_fn=None):
+        received.append(transform_fn)
+        return gradtx.chain(gradtx.stateless(lambda u, p: transform_fn(u)), gradtx.sgd(1.0))
+
+    def halve(u):
+        return jax.tree.map(lambda x: x / 2, u)  # would pass for a schedule if not named
+
+    tx, state = _injected(factory, 0.1, transform_fn=halve, static_args=("transform_fn",))
+    assert all(fn is halve for fn in received)
+    assert sorted(state.hyperparams) == ["learning_rate"]
+    np.testing.assert_array_equal(tx.update(jnp.ones(2), state)[0], [-0.5, -0.5])
+    # Named in static_args, even a schedule is handed to the factory as it is.
+    schedule = gradtx.constant_schedule(0.3)
+    _, state = _injected(gradtx.sgd, schedule, static_args="learning_rate")
+    assert "learning_rate" not in state.hyperparams
+
+
+def test_dtypes_masks_and_label_functions_stay_static():
+    for dtype in (jnp.bfloat16, jnp.float32, np.float16, np.dtype("float32"), "bfloat16"):
+        _, state = _injected(gradtx.adam, 0.1, mu_dtype=dtype)
+        assert "mu_dtype" not in state.hyperparams
+        assert gradtx.tree_get(state, "mu")["w"].dtype == jnp.dtype(dtype)
+    for mask in (lambda p: jax.tree.map(lambda x: x.ndim > 1, p), gradtx.by_path("*/w"),
+                 {"w": True}):  # fmt: skip
+        _, state = _injected(gradtx.adamw, 0.1, mask=mask)
+        assert "mask" not in state.hyperparams
+    labels = lambda p: jax.tree.map(lambda x: "a", p)  # noqa: E731
+    _, state = _injected(gradtx.partition, {"a": gradtx.sgd(0.1)}, labels)
+    assert state.hyperparams == {}
+
+
+def test_optax_style_calls():
+    _, state = _injected(gradtx.adamw, learning_rate=1e-3, weight_decay=1e-4)
+    assert {"learning_rate", "weight_decay", "b1", "b2", "eps"} <= set(state.hyperparams)
+    assert "mask" not in state.hyperparams  # None, the default
+    tx, state = _injected(gradtx.sgd, learning_rate=0.1, momentum=0.9, static_args=("momentum",))
+    assert sorted(state.hyperparams) == ["dampening", "learning_rate"]
+    grads = example_grads(0, example_params())
+    plain = gradtx.sgd(0.1, momentum=0.9)
+    u, _ = tx.update(grads, tx.init(grads))
+    expected, _ = plain.update(grads, plain.init(grads))
+    for a, b in zip(jax.tree.leaves(u), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_optax_factory_can_be_wrapped():
+    optax = pytest.importorskip("optax")
+    tx, state = _injected(optax.adamw, learning_rate=1e-3, weight_decay=1e-4)
+    assert {"learning_rate", "weight_decay", "b1", "b2"} <= set(state.hyperparams)
+    grads = {"w": jnp.array([1.0, -2.0])}
+    # Optax's own wrapper stores the same float32 hyperparameters: the same bits come out.
+    reference = optax.inject_hyperparams(optax.adamw)(learning_rate=1e-3, weight_decay=1e-4)
+    u, _ = tx.update(grads, state, {"w": jnp.ones(2)})
+    expected, _ = reference.update(grads, reference.init({"w": jnp.ones(2)}), {"w": jnp.ones(2)})
+    np.testing.assert_array_equal(u["w"], expected["w"])

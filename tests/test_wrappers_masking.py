@@ -306,3 +306,68 @@ def test_keep_params_nonnegative():
     assert all(np.all(np.asarray(x) >= 0) for x in jax.tree.leaves(new))
     with pytest.raises(ValueError, match="needs the current parameters"):
         tx.update(u, tx.init(p))
+
+
+WEIGHT_DECAY_MASKS = {
+    "glob": "*/bias",
+    "glob_list": ["dense0/bias", "*norm*/bias", "dense1/bias"],
+    "by_path": gradtx.by_path({"*/bias": True}),
+    "prefix_tree": {"dense0": {"w": False, "bias": True}, "layernorm": {"scale": False,
+                    "bias": True}, "dense1": {"w": False, "bias": True}},
+}  # fmt: skip
+BIAS_TREE = {
+    "dense0": {"w": False, "bias": True},
+    "layernorm": {"scale": False, "bias": True},
+    "dense1": {"w": False, "bias": True},
+}
+
+
+@pytest.mark.parametrize("name", list(WEIGHT_DECAY_MASKS))
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda m: gradtx.add_decayed_weights(0.5, mask=m),
+        lambda m: gradtx.add_l2_regularization(0.5, mask=m),
+        lambda m: gradtx.add_l1_regularization(0.5, mask=m),
+        lambda m: gradtx.adamw(0.1, weight_decay=0.5, mask=m),
+        lambda m: gradtx.lion(0.1, weight_decay=0.5, mask=m),
+    ],
+    ids=["add_decayed_weights", "l2", "l1", "adamw", "lion"],
+)
+def test_weight_decay_masks_take_every_form_masked_takes(name, factory):
+    params = mlp_params()
+    grads = grads_like(params)
+    tx, reference = factory(WEIGHT_DECAY_MASKS[name]), factory(BIAS_TREE)
+    updates = jax.jit(tx.update)(grads, tx.init(params), params)[0]
+    expected = jax.jit(reference.update)(grads, reference.init(params), params)[0]
+    for u, e in zip(jax.tree.leaves(updates), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_array_equal(u, e)
+    decayed = {"dense0/bias", "layernorm/bias", "dense1/bias"}
+    explained = gradtx.explain(tx, params)
+    for path, names in explained.items():
+        has_decay = any(n.startswith("add_") for n in names)
+        assert has_decay == (path in decayed), (path, names)
+
+
+def test_add_decayed_weights_with_a_glob_mask_decays_only_the_matching_leaves():
+    params = mlp_params()
+    zeros = jax.tree.map(jnp.zeros_like, params)
+    tx = gradtx.add_decayed_weights(0.5, mask="*/bias")
+    updates = tx.update(zeros, tx.init(params), params)[0]
+    for path, u, p in zip(leaf_paths(params), jax.tree.leaves(updates), jax.tree.leaves(params),
+                          strict=True):  # fmt: skip
+        np.testing.assert_array_equal(u, 0.5 * np.asarray(p) if path.endswith("bias") else 0.0)
+
+
+def test_weight_decay_masks_may_be_traced():
+    params = mlp_params()
+    zeros = jax.tree.map(jnp.zeros_like, params)
+
+    def decay(flag):
+        tx = gradtx.add_decayed_weights(0.5, mask={"dense0": flag, "layernorm": False,
+                                                    "dense1": True})  # fmt: skip
+        return tx.update(zeros, tx.init(params), params)[0]["dense0"]["w"]
+
+    out = jax.vmap(decay)(jnp.array([True, False]))
+    np.testing.assert_array_equal(out[0], 0.5 * np.asarray(params["dense0"]["w"]))
+    np.testing.assert_array_equal(out[1], 0.0)

@@ -46,8 +46,8 @@ from gradtx.nn.norm import BatchNormState, StatefulLayer, batch_norm, layer_norm
 __all__ = [
     "BatchNormState",
     "Layer",
-    "StatefulLayer",
     "Standardizer",
+    "StatefulLayer",
     "batch_norm",
     "conv2d",
     "decay_mask",

@@ -32,23 +32,23 @@ Example:
 from __future__ import annotations
 
 from gradtx.schedules.composite import (
-    cosine_onecycle_schedule,
-    join_schedules,
-    linear_onecycle_schedule,
-    piecewise_constant_schedule,
-    piecewise_interpolate_schedule,
-    sgdr_schedule,
-    warmup_constant_schedule,
-    warmup_cosine_decay_schedule,
-    warmup_exponential_decay_schedule,
+    cosine_onecycle_schedule as cosine_onecycle_schedule,
+    join_schedules as join_schedules,
+    linear_onecycle_schedule as linear_onecycle_schedule,
+    piecewise_constant_schedule as piecewise_constant_schedule,
+    piecewise_interpolate_schedule as piecewise_interpolate_schedule,
+    sgdr_schedule as sgdr_schedule,
+    warmup_constant_schedule as warmup_constant_schedule,
+    warmup_cosine_decay_schedule as warmup_cosine_decay_schedule,
+    warmup_exponential_decay_schedule as warmup_exponential_decay_schedule,
 )
 from gradtx.schedules.decay import (
-    constant_schedule,
-    cosine_decay_schedule,
-    exponential_decay,
-    inverse_time_decay,
-    linear_schedule,
-    polynomial_schedule,
+    constant_schedule as constant_schedule,
+    cosine_decay_schedule as cosine_decay_schedule,
+    exponential_decay as exponential_decay,
+    inverse_time_decay as inverse_time_decay,
+    linear_schedule as linear_schedule,
+    polynomial_schedule as polynomial_schedule,
 )
 
 __all__ = [

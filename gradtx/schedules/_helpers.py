@@ -11,6 +11,7 @@ import numpy as np
 
 from gradtx import _checks
 from gradtx.base import ArrayLike
+from gradtx.numerics import promote, promote_dtypes
 
 BoundariesAndScales = Mapping[int, ArrayLike] | Sequence[tuple[ArrayLike, ArrayLike]]
 
@@ -21,12 +22,13 @@ BoundariesAndScales = Mapping[int, ArrayLike] | Sequence[tuple[ArrayLike, ArrayL
 def _dtype(*values: Any) -> Any:
     """float32, or the widest floating dtype among the (array) values."""
     leaves = [v for v in jax.tree_util.tree_leaves(values) if not callable(v)]
-    return jnp.result_type(jnp.float32, *leaves)
+    return promote_dtypes(jnp.float32, *leaves)
 
 
 def _since(count: Any, begin: Any, dtype: Any) -> jax.Array:
     """``count - begin`` in ``dtype``; integer differences are taken exactly before the cast."""
-    return (jnp.asarray(count) - jnp.asarray(begin)).astype(dtype)
+    count, begin = promote(count, begin)
+    return (count - begin).astype(dtype)
 
 
 def _progress(count: Any, begin: Any, steps: Any, dtype: Any) -> tuple[jax.Array, jax.Array]:
@@ -116,8 +118,9 @@ def _interpolate(kind: str, count: Any, init: Any, boundaries: Sequence[Any], sc
     out = values[-1]
     for i in reversed(range(len(boundaries))):
         lo, hi = jnp.asarray(bounds[i]), jnp.asarray(bounds[i + 1])
-        done, left = _progress(c, lo, jnp.maximum(hi - lo, 1), dtype)
+        done, left = _progress(c, lo, jnp.maximum(jnp.subtract(*promote(hi, lo)), 1), dtype)
         if kind == "cosine":
             done, left = _half_cosine(done), _half_cosine(left)
-        out = jnp.where(c < hi, left * values[i] + done * values[i + 1], out)
+        below = jnp.less(*promote(c, hi))
+        out = jnp.where(below, left * values[i] + done * values[i + 1], out)
     return jnp.broadcast_to(out, jnp.broadcast_shapes(jnp.shape(out), jnp.shape(c)))

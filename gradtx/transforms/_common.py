@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import tree as _tree
-from gradtx.numerics import compute_dtype, real_dtype
+from gradtx.numerics import compute_dtype, promote, promote_dtypes, real_dtype
 
 
 def map_leaves(
@@ -46,7 +46,7 @@ def slot_like(params: Any, dtype: Any) -> Any:
         slot = jnp.result_type(p)
         if dtype is not None:
             complex_leaf = jnp.issubdtype(slot, jnp.complexfloating)
-            slot = jnp.promote_types(dtype, jnp.complex64) if complex_leaf else jnp.dtype(dtype)
+            slot = promote_dtypes(dtype, jnp.complex64) if complex_leaf else jnp.dtype(dtype)
         return jnp.zeros(jnp.shape(p), slot)
 
     return jax.tree_util.tree_map(leaf, params)
@@ -80,7 +80,9 @@ def as_real(value: Any, like: jax.Array) -> jax.Array:
 def moving_average(decay: Any, old: jax.Array, new: jax.Array) -> jax.Array:
     """``decay * old + (1 - decay) * new`` in the dtype of ``new``."""
     decay = as_real(decay, new)
-    return decay * old.astype(new.dtype) + (1 - decay) * new
+    # Explicit promotion: a real decay with complex moments, as the standard rules would do.
+    keep, take, old, new = promote(decay, 1 - decay, old.astype(new.dtype), new)
+    return keep * old + take * new
 
 
 def debias_factor(decay: Any, count: jax.Array, like: jax.Array) -> jax.Array:

@@ -7,10 +7,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx import _checks
-from gradtx import tree as _tree
+from gradtx import _checks, tree as _tree
 from gradtx.base import ArrayLike, DTypeLike, GradientTransformation, Updates
-from gradtx.numerics import abs_sq, safe_increment, upcast
+from gradtx.numerics import abs_sq, promote, promote_dtypes, safe_increment, upcast
 from gradtx.transforms._common import (
     as_real,
     debias_factor,
@@ -37,10 +36,7 @@ __all__ = [
 def _widen(gc: jax.Array, *slots: jax.Array) -> jax.Array:
     """``gc`` in a dtype wide enough for the slots: float32 slots of a bfloat16 model compute in
     float32 (already ``gc``'s dtype), float64 slots of a float32 model compute in float64."""
-    dtype = gc.dtype
-    for s in slots:
-        dtype = jnp.promote_types(dtype, s.dtype)
-    return gc.astype(dtype)
+    return gc.astype(promote_dtypes(gc.dtype, *(s.dtype for s in slots)))
 
 
 def _first_moment_scalars(b1, count, dtype):
@@ -56,8 +52,9 @@ def _first_moment_hat(m, gc, scalars, nesterov):
     """Bias-corrected first moment; Nesterov's variant looks one step ahead (Dozat, 2016)."""
     b1, bc1, bc1_next = scalars
     if nesterov:
-        return b1 * m / bc1_next + (1 - b1) * gc / bc1
-    return m / bc1
+        b1, keep, bc1, bc1_next, m, gc = promote(b1, 1 - b1, bc1, bc1_next, m, gc)
+        return b1 * m / bc1_next + keep * gc / bc1
+    return jnp.divide(*promote(m, bc1))
 
 
 class ScaleByAdamState(NamedTuple):
@@ -143,7 +140,7 @@ def scale_by_adam(
             new_v = moving_average(beta2, v, abs_sq(gc))
             m_hat = _first_moment_hat(new_m, gc, first, nesterov)
             v_hat = new_v / bc2
-            u = m_hat / (jnp.sqrt(v_hat + eps_root) + eps)
+            u = jnp.divide(*promote(m_hat, jnp.sqrt(v_hat + eps_root) + eps))
             return u.astype(g.dtype), new_m.astype(m.dtype), new_v.astype(v.dtype)
 
         updates, mu, nu = map_leaves(leaf, 3, updates, state.mu, state.nu)
@@ -229,7 +226,7 @@ def scale_by_amsgrad(
             gc = _widen(upcast(g), m, v, v_max)
             new_m = moving_average(b1, m, gc)
             new_v = moving_average(b2, v, abs_sq(gc))
-            m_hat = new_m / bc1(gc.dtype) if bias_correction_mu else new_m
+            m_hat = jnp.divide(*promote(new_m, bc1(gc.dtype))) if bias_correction_mu else new_m
             nu_corr = bc2(gc.dtype) if bias_correction_nu else 1.0
             if max_before_bias_correction:
                 new_max = jnp.maximum(v_max.astype(new_v.dtype), new_v)
@@ -237,7 +234,7 @@ def scale_by_amsgrad(
             else:
                 new_max = jnp.maximum(v_max.astype(new_v.dtype), new_v / nu_corr)
                 denom = new_max
-            u = m_hat / (jnp.sqrt(denom + eps_root) + eps)
+            u = jnp.divide(*promote(m_hat, jnp.sqrt(denom + eps_root) + eps))
             return (
                 u.astype(g.dtype),
                 new_m.astype(m.dtype),
@@ -298,7 +295,8 @@ def scale_by_adamax(
             gc = upcast(g)
             new_m = moving_average(b1, m, gc)
             new_v = jnp.maximum(b2 * v.astype(jnp.abs(gc).dtype), jnp.abs(gc) + eps)
-            u = new_m / bc1(gc.dtype) / new_v
+            mu, bc, nu = promote(new_m, bc1(gc.dtype), new_v)
+            u = mu / bc / nu
             return u.astype(g.dtype), new_m.astype(m.dtype), new_v.astype(v.dtype)
 
         updates, mu, nu = map_leaves(leaf, 3, updates, state.mu, state.nu)
@@ -381,7 +379,7 @@ def scale_by_belief(
             new_s = moving_average(beta2, s, abs_sq(gc - new_m)) + eps_root
             m_hat = _first_moment_hat(new_m, gc, first, nesterov)
             s_hat = new_s / bc2
-            u = m_hat / (jnp.sqrt(s_hat) + eps)
+            u = jnp.divide(*promote(m_hat, jnp.sqrt(s_hat) + eps))
             return u.astype(g.dtype), new_m.astype(m.dtype), new_s.astype(s.dtype)
 
         updates, mu, nu = map_leaves(leaf, 3, updates, state.mu, state.nu)

@@ -7,10 +7,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx import _checks
-from gradtx import tree as _tree
+from gradtx import _checks, tree as _tree
 from gradtx.base import ArrayLike, GradientTransformation, Updates
-from gradtx.numerics import abs_sq, safe_increment, upcast
+from gradtx.numerics import abs_sq, promote, safe_increment, upcast
 from gradtx.transforms._common import (
     debias_factor,
     map_leaves,
@@ -85,7 +84,7 @@ def scale_by_rss(
             scaling = jnp.where(new_r > 0, jax.lax.rsqrt(new_r + eps), 0.0)
         else:
             scaling = 1 / (jnp.sqrt(new_r) + eps)
-        return (gc * scaling).astype(g.dtype), new_r.astype(r.dtype)
+        return jnp.multiply(*promote(gc, scaling)).astype(g.dtype), new_r.astype(r.dtype)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -172,14 +171,14 @@ def scale_by_rms(
             new_v = moving_average(decay, v, abs_sq(gc))
             v_hat = new_v / debias(g.dtype) if bias_correction else new_v
             if m is None:
-                u = gc * _inv_root(v_hat, eps, eps_in_sqrt)
+                u = jnp.multiply(*promote(gc, _inv_root(v_hat, eps, eps_in_sqrt)))
                 return u.astype(g.dtype), new_v.astype(v.dtype)
             new_m = moving_average(decay, m, gc)
             m_hat = new_m / debias(g.dtype) if bias_correction else new_m
             # The variance is >= 0 in exact arithmetic; rounding can make it slightly negative
             # (at the first debiased step it is exactly 0), so clamp before the root.
             var = jnp.maximum(v_hat - abs_sq(m_hat), 0.0)
-            u = gc * _inv_root(var, eps, eps_in_sqrt)
+            u = jnp.multiply(*promote(gc, _inv_root(var, eps, eps_in_sqrt)))
             return u.astype(g.dtype), new_v.astype(v.dtype), new_m.astype(m.dtype)
 
         if centered:

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 
-from gradtx import _checks
-from gradtx import tree as _tree
-from gradtx.base import ArrayLike, EmptyState, GradientTransformation
-from gradtx.numerics import abs_sq, safe_sqrt, upcast
+from gradtx import _checks, tree as _tree
+from gradtx.base import ArrayLike, GradientTransformation, init_empty_state
+from gradtx.numerics import abs_sq, promote, safe_sqrt, upcast
 from gradtx.transforms._common import as_real
 
 __all__ = ["clip", "clip_by_block_rms", "clip_by_global_norm"]
-
-
-def _empty_init(params: Any) -> EmptyState:
-    del params
-    return EmptyState()
 
 
 def clip(max_delta: ArrayLike) -> GradientTransformation:
@@ -45,7 +37,7 @@ def clip(max_delta: ArrayLike) -> GradientTransformation:
         if jnp.iscomplexobj(u):
             mod = jnp.abs(u)
             factor = jnp.where(mod > max_delta, max_delta / jnp.where(mod > 0, mod, 1), 1)
-            return (u * factor).astype(u.dtype)
+            return jnp.multiply(*promote(u, factor)).astype(u.dtype)
         uc = upcast(u)
         delta = as_real(max_delta, uc)
         return jnp.clip(uc, -delta, delta).astype(u.dtype)
@@ -54,7 +46,7 @@ def clip(max_delta: ArrayLike) -> GradientTransformation:
         del params, extra_args
         return jax.tree_util.tree_map(leaf, updates), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def clip_by_global_norm(max_norm: ArrayLike) -> GradientTransformation:
@@ -90,11 +82,12 @@ def clip_by_global_norm(max_norm: ArrayLike) -> GradientTransformation:
 
         def leaf(u):
             u = jnp.asarray(u)
-            return jnp.where(clip_needed, upcast(u) * factor, u).astype(u.dtype)
+            scaled = jnp.multiply(*promote(upcast(u), factor))
+            return jnp.where(clip_needed, scaled, u.astype(scaled.dtype)).astype(u.dtype)
 
         return jax.tree_util.tree_map(leaf, updates), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def clip_by_block_rms(threshold: ArrayLike) -> GradientTransformation:
@@ -122,10 +115,11 @@ def clip_by_block_rms(threshold: ArrayLike) -> GradientTransformation:
         u = jnp.asarray(u)
         uc = upcast(u)
         rms = safe_sqrt(jnp.mean(abs_sq(uc)))
-        return (uc / jnp.where(rms > threshold, rms / threshold, 1.0)).astype(u.dtype)
+        scale = jnp.where(rms > threshold, rms / threshold, 1.0)
+        return jnp.divide(*promote(uc, scale)).astype(u.dtype)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         return jax.tree_util.tree_map(leaf, updates), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from gradtx import _checks
 from gradtx.base import ArrayLike, DTypeLike, GradientTransformation, Updates
-from gradtx.numerics import safe_increment, upcast
+from gradtx.numerics import promote, safe_increment, upcast
 from gradtx.transforms._common import (
     as_real,
     debias_factor,
@@ -81,7 +81,8 @@ def trace(
         g = jnp.asarray(g)
         gc = upcast(g)
         beta, damp = as_real(decay, gc), as_real(dampening, gc)
-        new_t = beta * t.astype(gc.dtype) + (1 - damp) * gc
+        beta, take, gc = promote(beta, 1 - damp, gc)  # a real decay with complex updates
+        new_t = beta * t.astype(gc.dtype) + take * gc
         u = gc + beta * new_t if nesterov else new_t
         return u.astype(g.dtype), new_t.astype(t.dtype)
 
@@ -142,7 +143,7 @@ def ema(
             g = jnp.asarray(g)
             gc = upcast(g)
             new_m = moving_average(decay, m, gc)
-            u = new_m / debias_for(gc.dtype) if debias else new_m
+            u = jnp.divide(*promote(new_m, debias_for(gc.dtype))) if debias else new_m
             return u.astype(g.dtype), new_m.astype(m.dtype)
 
         updates, new_ema = map_leaves(leaf, 2, updates, state.ema)

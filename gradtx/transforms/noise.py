@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from gradtx import _checks
 from gradtx.base import ArrayLike, GradientTransformation
-from gradtx.numerics import safe_increment, upcast
+from gradtx.numerics import promote, safe_increment, upcast
 
 __all__ = ["AddNoiseState", "add_noise"]
 
@@ -78,7 +78,8 @@ def add_noise(eta: ArrayLike, gamma: ArrayLike, key: int | ArrayLike) -> Gradien
         def leaf(u, k):
             u = jnp.asarray(u)
             noise = jax.random.normal(k, u.shape, upcast(u).dtype)
-            return (upcast(u) + std * noise).astype(u.dtype)
+            uc, step = promote(upcast(u), jnp.multiply(*promote(std, noise)))
+            return (uc + step).astype(u.dtype)
 
         new_leaves = [leaf(u, k) for u, k in zip(leaves, keys, strict=True)]
         return treedef.unflatten(new_leaves), AddNoiseState(count=count, rng_key=rng_key)

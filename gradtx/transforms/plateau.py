@@ -10,7 +10,7 @@ import numpy as np
 
 from gradtx import _checks
 from gradtx.base import ArrayLike, GradientTransformation
-from gradtx.numerics import compute_dtype, real_dtype, safe_increment, upcast
+from gradtx.numerics import compute_dtype, promote_dtypes, real_dtype, safe_increment, upcast
 
 __all__ = ["ReduceLROnPlateauState", "reduce_on_plateau"]
 
@@ -102,7 +102,7 @@ def reduce_on_plateau(
 
     def init_fn(params):
         leaves = jax.tree_util.tree_leaves(params)
-        dtype = real_dtype(compute_dtype(jnp.result_type(*leaves) if leaves else jnp.float32))
+        dtype = real_dtype(compute_dtype(promote_dtypes(*leaves) if leaves else jnp.float32))
         zero = jnp.zeros([], jnp.int32)
         return ReduceLROnPlateauState(
             scale=jnp.ones([], dtype),

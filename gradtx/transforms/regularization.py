@@ -8,9 +8,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx import _checks
-from gradtx import tree as _tree
-from gradtx.base import EmptyState, GradientTransformation, Params, ScalarOrSchedule
+from gradtx import _checks, _mask, _registry, tree as _tree
+from gradtx.base import GradientTransformation, Params, ScalarOrSchedule, init_empty_state
 from gradtx.numerics import safe_increment, upcast
 from gradtx.transforms._common import requires_params
 
@@ -24,20 +23,13 @@ __all__ = [
 Mask = Any | Callable[[Params], Any]
 
 
-def _full_mask(mask: Mask | None, params: Params) -> Any:
-    """A tree of booleans shaped like ``params`` from a tree, a prefix tree or a callable."""
-    if mask is None:
-        return jax.tree_util.tree_map(lambda _: True, params)
-    mask_tree = mask(params) if callable(mask) else mask
-    try:
-        return jax.tree_util.tree_map(
-            lambda m, sub: jax.tree_util.tree_map(lambda _: m, sub), mask_tree, params
-        )
-    except ValueError as e:
-        raise ValueError(
-            "mask must be a tree of booleans with the structure of params (or a prefix of it), "
-            f"or a callable returning one: {e}"
-        ) from None
+def _mask_tree(mask: Mask | None, params: Params, fn: str) -> Any:
+    """A tree of booleans (Python or traced) with the structure of ``params``."""
+    keep = _mask.resolve(mask, params, f"{fn}()", traceable=True)
+    leaves, treedef = jax.tree_util.tree_flatten(params, is_leaf=_mask.is_masked_node)
+    return treedef.unflatten(
+        [p if _mask.is_masked_node(p) else k for p, k in zip(leaves, keep, strict=True)]
+    )
 
 
 class AddDecayedWeightsState(NamedTuple):
@@ -59,7 +51,7 @@ def _add_param_term(
 
     def init_fn(params):
         del params
-        return AddDecayedWeightsState(count=jnp.zeros([], jnp.int32)) if scheduled else EmptyState()
+        return AddDecayedWeightsState(count=jnp.zeros([], jnp.int32))
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
@@ -73,15 +65,15 @@ def _add_param_term(
                 return added if keep else u
             return jnp.where(keep, added, u)
 
-        updates = _tree.map(
-            leaf, updates, params, _full_mask(mask, params), names=("updates", "params", "mask")
-        )
+        keep = _mask_tree(mask, params, fn)
+        updates = _tree.map(leaf, updates, params, keep, names=("updates", "params", "mask"))
         new_state = (
             AddDecayedWeightsState(count=safe_increment(state.count)) if scheduled else state
         )
         return updates, new_state
 
-    return GradientTransformation(init_fn, update_fn)
+    tx = GradientTransformation(init_fn if scheduled else init_empty_state, update_fn)
+    return _registry.describe(tx, name=fn, mask=mask)
 
 
 def add_decayed_weights(
@@ -95,8 +87,10 @@ def add_decayed_weights(
 
     Args:
         weight_decay: :math:`\lambda \ge 0`, a number, array, traced value or schedule.
-        mask: which leaves to decay: a tree of booleans with the params' structure (or a prefix
-            of it), or a callable ``params -> tree``. ``None`` decays every leaf.
+        mask: which leaves to decay, in any form :func:`gradtx.masked` accepts: a tree of
+            booleans with the params' structure (or a prefix of it, and the booleans may be
+            traced), a callable ``params -> tree``, glob patterns on the ``/``-joined key paths
+            (``"*/w"``) or a :func:`gradtx.by_path` rule. ``None`` decays every leaf.
 
     Returns:
         The transformation; its state is empty, or holds the count for a schedule.

@@ -7,10 +7,15 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx import _checks
-from gradtx import tree as _tree
-from gradtx.base import ArrayLike, EmptyState, GradientTransformation, ScalarOrSchedule, Schedule
-from gradtx.numerics import abs_sq, safe_increment, safe_sqrt, upcast
+from gradtx import _checks, tree as _tree
+from gradtx.base import (
+    ArrayLike,
+    GradientTransformation,
+    ScalarOrSchedule,
+    Schedule,
+    init_empty_state,
+)
+from gradtx.numerics import abs_sq, promote, safe_increment, safe_sqrt, upcast
 from gradtx.transforms._common import requires_params
 
 __all__ = [
@@ -23,14 +28,9 @@ __all__ = [
 ]
 
 
-def _empty_init(params: Any) -> EmptyState:
-    del params
-    return EmptyState()
-
-
 def _scale_leaf(u: jax.Array, factor: Any) -> jax.Array:
     u = jnp.asarray(u)
-    return (upcast(u) * factor).astype(u.dtype)
+    return jnp.multiply(*promote(upcast(u), factor)).astype(u.dtype)
 
 
 def scale(step_size: ArrayLike) -> GradientTransformation:
@@ -53,7 +53,7 @@ def scale(step_size: ArrayLike) -> GradientTransformation:
         del params, extra_args
         return jax.tree_util.tree_map(lambda u: _scale_leaf(u, step_size), updates), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 class ScaleByScheduleState(NamedTuple):
@@ -146,7 +146,7 @@ def scale_by_sign() -> GradientTransformation:
         del params, extra_args
         return jax.tree_util.tree_map(jnp.sign, updates), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)
 
 
 def scale_by_trust_ratio(
@@ -182,13 +182,14 @@ def scale_by_trust_ratio(
         uc, wc = upcast(u), upcast(w)
         w_norm = jnp.maximum(safe_sqrt(jnp.sum(abs_sq(wc))), min_norm)
         u_norm = jnp.maximum(safe_sqrt(jnp.sum(abs_sq(uc))), min_norm)
-        ratio = trust_coefficient * w_norm / (u_norm + eps)
+        scaled = jnp.multiply(*promote(trust_coefficient, w_norm))
+        ratio = jnp.divide(*promote(scaled, u_norm + eps))
         ratio = jnp.where((w_norm == 0) | (u_norm == 0), 1.0, ratio)
-        return (uc * ratio).astype(u.dtype)
+        return jnp.multiply(*promote(uc, ratio)).astype(u.dtype)
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         requires_params("scale_by_trust_ratio", params)
         return _tree.map(leaf, updates, params, names=("updates", "params")), state
 
-    return GradientTransformation(_empty_init, update_fn)
+    return GradientTransformation(init_empty_state, update_fn)

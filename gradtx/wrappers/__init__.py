@@ -4,40 +4,84 @@ weights."""
 
 from __future__ import annotations
 
-from gradtx.wrappers import (
-    accumulation,
-    averaging,
-    conditional,
-    explaining,
-    flattening,
-    freezing,
-    hyperparams,
-    lookahead_optimizer,
-    masking,
-    mixed_precision,
-    stopping,
+from gradtx.wrappers.accumulation import (
+    MultiSteps as MultiSteps,
+    MultiStepsState as MultiStepsState,
 )
-from gradtx.wrappers.accumulation import *  # noqa: F403
-from gradtx.wrappers.averaging import *  # noqa: F403
-from gradtx.wrappers.conditional import *  # noqa: F403
-from gradtx.wrappers.explaining import *  # noqa: F403
-from gradtx.wrappers.flattening import *  # noqa: F403
-from gradtx.wrappers.freezing import *  # noqa: F403
-from gradtx.wrappers.hyperparams import *  # noqa: F403
-from gradtx.wrappers.lookahead_optimizer import *  # noqa: F403
-from gradtx.wrappers.masking import *  # noqa: F403
-from gradtx.wrappers.mixed_precision import *  # noqa: F403
-from gradtx.wrappers.stopping import *  # noqa: F403
+from gradtx.wrappers.averaging import (
+    EmaParamsState as EmaParamsState,
+    PolyakAverageState as PolyakAverageState,
+    averaged_params as averaged_params,
+    ema_params as ema_params,
+    polyak_average as polyak_average,
+)
+from gradtx.wrappers.conditional import (
+    ApplyIfFiniteState as ApplyIfFiniteState,
+    apply_if_finite as apply_if_finite,
+    skip_large_updates as skip_large_updates,
+    skip_not_finite as skip_not_finite,
+)
+from gradtx.wrappers.flattening import (
+    flatten as flatten,
+)
+from gradtx.wrappers.freezing import (
+    freeze as freeze,
+    selective_transform as selective_transform,
+)
+from gradtx.wrappers.hyperparams import (
+    InjectHyperparamsState as InjectHyperparamsState,
+    current_learning_rate as current_learning_rate,
+    inject_hyperparams as inject_hyperparams,
+)
+from gradtx.wrappers.lookahead_optimizer import (
+    LookaheadParams as LookaheadParams,
+    LookaheadState as LookaheadState,
+    lookahead as lookahead,
+)
+from gradtx.wrappers.masking import (
+    MaskedNode as MaskedNode,
+    MaskedState as MaskedState,
+    PartitionState as PartitionState,
+    PathRule as PathRule,
+    by_path as by_path,
+    masked as masked,
+    multi_transform as multi_transform,
+    partition as partition,
+)
+from gradtx.wrappers.mixed_precision import (
+    MasterWeightsState as MasterWeightsState,
+    master_weights as master_weights,
+)
 
-__all__: list[str] = []
-__all__ += accumulation.__all__
-__all__ += averaging.__all__
-__all__ += conditional.__all__
-__all__ += explaining.__all__
-__all__ += flattening.__all__
-__all__ += freezing.__all__
-__all__ += hyperparams.__all__
-__all__ += lookahead_optimizer.__all__
-__all__ += masking.__all__
-__all__ += mixed_precision.__all__
-__all__ += stopping.__all__
+__all__ = [
+    "ApplyIfFiniteState",
+    "EmaParamsState",
+    "InjectHyperparamsState",
+    "LookaheadParams",
+    "LookaheadState",
+    "MaskedNode",
+    "MaskedState",
+    "MasterWeightsState",
+    "MultiSteps",
+    "MultiStepsState",
+    "PartitionState",
+    "PathRule",
+    "PolyakAverageState",
+    "apply_if_finite",
+    "averaged_params",
+    "by_path",
+    "current_learning_rate",
+    "ema_params",
+    "flatten",
+    "freeze",
+    "inject_hyperparams",
+    "lookahead",
+    "masked",
+    "master_weights",
+    "multi_transform",
+    "partition",
+    "polyak_average",
+    "selective_transform",
+    "skip_large_updates",
+    "skip_not_finite",
+]

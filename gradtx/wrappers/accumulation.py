@@ -8,9 +8,16 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx import _checks
-from gradtx.base import DTypeLike, GradientTransformation, OptState, Params, Updates
-from gradtx.numerics import safe_increment, upcast
+from gradtx import _checks, _registry, tree as _tree
+from gradtx.base import (
+    DTypeLike,
+    GradientTransformation,
+    OptState,
+    Params,
+    Updates,
+    as_transformation,
+)
+from gradtx.numerics import promote_dtypes, safe_increment, upcast
 
 __all__ = ["MultiSteps", "MultiStepsState"]
 
@@ -35,8 +42,98 @@ class MultiStepsState(NamedTuple):
     skip_state: Any = ()
 
 
-def _where(cond: jax.Array, a: Any, b: Any) -> Any:
-    return jax.tree_util.tree_map(lambda x, y: jnp.where(cond, x, y), a, b)
+def _no_skip(updates: Updates, gradient_step: jax.Array, params: Params | None) -> Any:
+    del updates, gradient_step, params
+    return jnp.array(False), ()
+
+
+def _k_schedule(every_k_schedule: Any) -> Callable[[jax.Array], Any]:
+    if callable(every_k_schedule):
+        return every_k_schedule
+    if isinstance(every_k_schedule, bool) or not isinstance(every_k_schedule, int):
+        raise TypeError(
+            "MultiSteps(): every_k_schedule must be an int or a function of the step count, "
+            f"got {every_k_schedule!r}."
+        )
+    _checks.check_range("MultiSteps", "every_k_schedule", every_k_schedule, 1)
+    return lambda step: every_k_schedule
+
+
+def _accumulator_dtype(accumulator_dtype: DTypeLike) -> Any:
+    dtype = jax.dtypes.canonicalize_dtype(accumulator_dtype)
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        raise ValueError(
+            "MultiSteps(): accumulator_dtype must be a floating dtype (the gradients are "
+            f"averaged in it), got {jnp.dtype(dtype).name}."
+        )
+    return dtype
+
+
+def _multi_steps(
+    opt: GradientTransformation,
+    every_k_schedule: int | Callable[[jax.Array], Any],
+    use_grad_mean: bool,
+    should_skip_update_fn: ShouldSkipUpdateFn | None,
+    accumulator_dtype: DTypeLike,
+) -> GradientTransformation:
+    """The transformation :class:`MultiSteps` is made of (see its docstring)."""
+    opt = as_transformation("MultiSteps", "opt", opt)
+    k_schedule = _k_schedule(every_k_schedule)
+    skip_fn = should_skip_update_fn or _no_skip
+    acc_dtype = _accumulator_dtype(accumulator_dtype)
+
+    def slot_dtype(p):
+        # A complex gradient needs a complex accumulator of the same precision.
+        if jnp.issubdtype(jnp.result_type(p), jnp.complexfloating):
+            return promote_dtypes(acc_dtype, jnp.complex64)
+        return acc_dtype
+
+    def init_fn(params):
+        zeros = jax.tree_util.tree_map(lambda p: jnp.zeros(jnp.shape(p), slot_dtype(p)), params)
+        gradient_step = jnp.zeros([], jnp.int32)
+        _, skip_state = skip_fn(zeros, gradient_step, params)
+        return MultiStepsState(
+            mini_step=jnp.zeros([], jnp.int32),
+            gradient_step=gradient_step,
+            inner_opt_state=opt.init(params),
+            acc_grads=zeros,
+            skip_state=skip_state,
+        )
+
+    def update_fn(updates, state, params=None, **extra_args):
+        k = jnp.asarray(k_schedule(state.gradient_step))
+        skip, skip_state = skip_fn(updates, state.gradient_step, params)
+        skip = jnp.asarray(skip)
+        if skip.dtype != jnp.bool_ or skip.shape != ():
+            raise ValueError(
+                "MultiSteps(): should_skip_update_fn must return a boolean scalar first, "
+                f"got dtype {skip.dtype} and shape {skip.shape}."
+            )
+        n = state.mini_step
+
+        def accumulate(g, acc):
+            g = upcast(g).astype(acc.dtype)
+            if use_grad_mean:  # Welford's running mean
+                return acc + (g - acc) / (n + 1).astype(acc.dtype)
+            return acc + g
+
+        acc = jax.tree_util.tree_map(accumulate, updates, state.acc_grads)
+        grads = jax.tree_util.tree_map(lambda a, g: a.astype(jnp.result_type(g)), acc, updates)
+        inner_updates, inner_state = opt.update(grads, state.inner_opt_state, params, **extra_args)
+        emit = (n >= k - 1) & ~skip
+        new_state = MultiStepsState(
+            mini_step=jnp.where(skip, n, jnp.where(emit, 0, n + 1)).astype(jnp.int32),
+            gradient_step=jnp.where(emit, safe_increment(state.gradient_step), state.gradient_step),
+            inner_opt_state=_tree.where(emit, inner_state, state.inner_opt_state),
+            acc_grads=_tree.where(
+                skip, state.acc_grads, _tree.where(emit, _tree.zeros_like(acc), acc)
+            ),
+            skip_state=skip_state,
+        )
+        out = _tree.where(emit, inner_updates, _tree.zeros_like(inner_updates))
+        return out, new_state
+
+    return _registry.describe(GradientTransformation(init_fn, update_fn), children=(opt,))
 
 
 class MultiSteps(GradientTransformation):
@@ -49,8 +146,8 @@ class MultiSteps(GradientTransformation):
     select (no ``lax.cond``, so no second copy of the state for the other branch); the state
     adds one accumulator per parameter.
 
-    A ``MultiSteps`` is a :class:`~gradtx.GradientTransformation` (``init``, ``update``), with
-    :meth:`has_updated` and Optax's :meth:`gradient_transformation`.
+    A ``MultiSteps`` is a :class:`~gradtx.GradientTransformation` (``init``, ``update``) with
+    Optax's extras: :attr:`inner_opt`, :meth:`has_updated` and :meth:`gradient_transformation`.
 
     Args:
         opt: the optimizer.
@@ -74,7 +171,7 @@ class MultiSteps(GradientTransformation):
         [-2.] True
     """
 
-    inner_opt: GradientTransformation
+    __slots__ = ()
 
     def __new__(
         cls,
@@ -84,96 +181,17 @@ class MultiSteps(GradientTransformation):
         should_skip_update_fn: ShouldSkipUpdateFn | None = None,
         accumulator_dtype: DTypeLike = jnp.float32,
     ) -> MultiSteps:
-        if not isinstance(opt, GradientTransformation):
-            raise TypeError(f"MultiSteps(): opt must be a GradientTransformation, got {opt!r}.")
-        k_schedule: Callable[[jax.Array], Any]
-        if callable(every_k_schedule):
-            k_schedule = every_k_schedule
-        else:
-            if isinstance(every_k_schedule, bool) or not isinstance(every_k_schedule, int):
-                raise TypeError(
-                    "MultiSteps(): every_k_schedule must be an int or a function of the step "
-                    f"count, got {every_k_schedule!r}."
-                )
-            _checks.check_range("MultiSteps", "every_k_schedule", every_k_schedule, 1)
+        tx = _multi_steps(
+            opt, every_k_schedule, use_grad_mean, should_skip_update_fn, accumulator_dtype
+        )
+        return super().__new__(cls, tx.init, tx.update)
 
-            k = every_k_schedule
-            k_schedule = lambda step: k  # noqa: E731
-
-        def no_skip(updates, gradient_step, params):
-            del updates, gradient_step, params
-            return jnp.array(False), ()
-
-        skip_fn = should_skip_update_fn or no_skip
-        acc_dtype = jax.dtypes.canonicalize_dtype(accumulator_dtype)
-        if not jnp.issubdtype(acc_dtype, jnp.inexact):
-            raise ValueError(
-                "MultiSteps(): accumulator_dtype must be a floating dtype (the gradients are "
-                f"averaged in it), got {jnp.dtype(acc_dtype).name}."
-            )
-
-        def slot_dtype(p):
-            # A complex gradient needs a complex accumulator of the same precision.
-            if jnp.issubdtype(jnp.result_type(p), jnp.complexfloating):
-                return jnp.promote_types(acc_dtype, jnp.complex64)
-            return acc_dtype
-
-        def init_fn(params):
-            zeros = jax.tree_util.tree_map(lambda p: jnp.zeros(jnp.shape(p), slot_dtype(p)), params)
-            gradient_step = jnp.zeros([], jnp.int32)
-            _, skip_state = skip_fn(zeros, gradient_step, params)
-            return MultiStepsState(
-                mini_step=jnp.zeros([], jnp.int32),
-                gradient_step=gradient_step,
-                inner_opt_state=opt.init(params),
-                acc_grads=zeros,
-                skip_state=skip_state,
-            )
-
-        def update_fn(updates, state, params=None, **extra_args):
-            k = jnp.asarray(k_schedule(state.gradient_step))
-            skip, skip_state = skip_fn(updates, state.gradient_step, params)
-            skip = jnp.asarray(skip)
-            if skip.dtype != jnp.bool_ or skip.shape != ():
-                raise ValueError(
-                    "MultiSteps(): should_skip_update_fn must return a boolean scalar first, "
-                    f"got dtype {skip.dtype} and shape {skip.shape}."
-                )
-            n = state.mini_step
-
-            def accumulate(g, acc):
-                g = upcast(g).astype(acc.dtype)
-                if use_grad_mean:  # Welford's running mean
-                    return acc + (g - acc) / (n + 1).astype(acc.dtype)
-                return acc + g
-
-            acc = jax.tree_util.tree_map(accumulate, updates, state.acc_grads)
-            grads = jax.tree_util.tree_map(lambda a, g: a.astype(jnp.result_type(g)), acc, updates)
-            inner_updates, inner_state = opt.update(
-                grads, state.inner_opt_state, params, **extra_args
-            )
-            emit = (n >= k - 1) & ~skip
-            new_state = MultiStepsState(
-                mini_step=jnp.where(skip, n, jnp.where(emit, 0, n + 1)).astype(jnp.int32),
-                gradient_step=jnp.where(
-                    emit, safe_increment(state.gradient_step), state.gradient_step
-                ),
-                inner_opt_state=_where(emit, inner_state, state.inner_opt_state),
-                acc_grads=_where(
-                    skip,
-                    state.acc_grads,
-                    jax.tree_util.tree_map(lambda a: jnp.where(emit, jnp.zeros_like(a), a), acc),
-                ),
-                skip_state=skip_state,
-            )
-            out = jax.tree_util.tree_map(
-                lambda u: jnp.where(emit, u, jnp.zeros_like(u)), inner_updates
-            )
-            return out, new_state
-
-        self = super().__new__(cls, init_fn, update_fn)
-        self.inner_opt = opt
-        return self
+    @property
+    def inner_opt(self) -> GradientTransformation:
+        """The wrapped optimizer."""
+        description = _registry.lookup(self)
+        assert description is not None  # recorded by _multi_steps
+        return description.children[0]
 
     def has_updated(self, state: MultiStepsState) -> jax.Array:
         """Whether the last call to ``update`` made an optimizer step."""

@@ -22,12 +22,17 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx import _checks
-from gradtx import tree as _tree
-from gradtx.base import ArrayLike, DTypeLike, GradientTransformation, OptState, Params
-from gradtx.base import apply_updates as _apply_updates
-from gradtx.numerics import compute_dtype, safe_increment, upcast
-from gradtx.transforms._common import as_real, requires_params
+from gradtx import _checks, tree as _tree
+from gradtx.base import (
+    ArrayLike,
+    DTypeLike,
+    GradientTransformation,
+    OptState,
+    Params,
+    apply_updates as _apply_updates,
+)
+from gradtx.numerics import compute_dtype, promote, promote_dtypes, safe_increment, upcast
+from gradtx.transforms._common import moving_average, requires_params
 
 __all__ = [
     "EmaParamsState",
@@ -93,9 +98,8 @@ def ema_params(
         new_params = _apply_updates(params, updates)
 
         def leaf(avg, p):
-            pc = upcast(p).astype(compute_dtype(jnp.promote_types(avg.dtype, p.dtype)))
-            beta = as_real(decay, pc)
-            return (beta * avg.astype(pc.dtype) + (1 - beta) * pc).astype(avg.dtype)
+            pc = upcast(p).astype(compute_dtype(promote_dtypes(avg, p)))
+            return moving_average(decay, avg, pc).astype(avg.dtype)
 
         ema = _tree.map(leaf, state.ema, new_params, names=("state.ema", "params"))
         return updates, EmaParamsState(count=safe_increment(state.count), ema=ema)
@@ -158,9 +162,9 @@ def polyak_average(
         n = count - jnp.asarray(start_step).astype(jnp.int32)
 
         def leaf(avg, p):
-            pc = upcast(p).astype(compute_dtype(jnp.promote_types(avg.dtype, p.dtype)))
+            pc = upcast(p).astype(compute_dtype(promote_dtypes(avg, p)))
             ac = avg.astype(pc.dtype)
-            mean = ac + (pc - ac) / jnp.maximum(n, 1).astype(pc.real.dtype)
+            mean = ac + jnp.divide(*promote(pc - ac, jnp.maximum(n, 1).astype(pc.real.dtype)))
             return jnp.where(n <= 1, pc, mean).astype(avg.dtype)
 
         average = _tree.map(leaf, state.average, new_params, names=("state.average", "params"))

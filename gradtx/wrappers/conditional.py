@@ -13,9 +13,15 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx import _checks
-from gradtx import tree as _tree
-from gradtx.base import ArrayLike, GradientTransformation, OptState, Params, Updates
+from gradtx import _checks, _registry, tree as _tree
+from gradtx.base import (
+    ArrayLike,
+    GradientTransformation,
+    OptState,
+    Params,
+    Updates,
+    as_transformation,
+)
 from gradtx.numerics import safe_increment
 
 __all__ = [
@@ -72,7 +78,7 @@ def apply_if_finite(
         >>> u, state.notfinite_count, state.total_notfinite
         (Array([0., 0.], dtype=float32), Array(1, dtype=int32), Array(1, dtype=int32))
     """
-    _checks.transformation("apply_if_finite", "inner", inner)
+    inner = as_transformation("apply_if_finite", "inner", inner)
     _checks.non_negative("apply_if_finite", max_consecutive_errors=max_consecutive_errors)
 
     def init_fn(params):
@@ -107,7 +113,7 @@ def apply_if_finite(
             inner_state=inner_state,
         )
 
-    return GradientTransformation(init_fn, update_fn)
+    return _registry.describe(GradientTransformation(init_fn, update_fn), children=(inner,))
 
 
 def skip_not_finite(

@@ -7,7 +7,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx.base import GradientTransformation
+from gradtx import _registry
+from gradtx.base import GradientTransformation, as_transformation
 
 __all__ = ["flatten"]
 
@@ -91,6 +92,7 @@ def flatten(inner: GradientTransformation) -> GradientTransformation:
         Array([[-0.1, -0.1],
                [-0.1, -0.1]], dtype=float32)
     """
+    inner = as_transformation("flatten", "inner", inner)
 
     def init_fn(params):
         return inner.init(_group(params)[0])
@@ -101,4 +103,4 @@ def flatten(inner: GradientTransformation) -> GradientTransformation:
         flat_updates, state = inner.update(flat_updates, state, flat_params, **extra_args)
         return _ungroup(flat_updates, layout), state
 
-    return GradientTransformation(init_fn, update_fn)
+    return _registry.describe(GradientTransformation(init_fn, update_fn), children=(inner,))

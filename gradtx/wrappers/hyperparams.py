@@ -1,66 +1,67 @@
-"""Hyperparameters that live in the optimizer state, and reading or setting them by name.
+"""Hyperparameters that live in the optimizer state.
 
 :func:`inject_hyperparams` wraps an optimizer factory so that its numeric hyperparameters are
 0-d arrays in ``state.hyperparams``: they can be logged, changed between steps, differentiated
-through and vmapped over. :func:`tree_get` and :func:`tree_set` read and write any named node
-of a nested state, and :func:`current_learning_rate` reports the learning rate for logging.
+through and vmapped over. :func:`current_learning_rate` reports the learning rate for logging.
+To read or change any other hyperparameter by name, wherever it sits in a nested state, use
+:func:`gradtx.tree_get` and :func:`gradtx.tree_set` (``gradtx.tree.get``, ``gradtx.tree.set``).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx import tree as _tree
+from gradtx import _registry, tree as _tree
+from gradtx._mask import is_masked_node
 from gradtx.base import DTypeLike, GradientTransformation, OptState
 from gradtx.numerics import safe_increment
-from gradtx.wrappers.masking import is_masked_node, set_explain_hook
 
-__all__ = [
-    "InjectHyperparamsState",
-    "current_learning_rate",
-    "inject_hyperparams",
-    "tree_get",
-    "tree_set",
-]
+__all__ = ["InjectHyperparamsState", "current_learning_rate", "inject_hyperparams"]
 
-_NUMERIC_WORDS = {"float", "ArrayLike", "ScalarOrSchedule", "Schedule"}
+_ARRAYS = (jax.Array, np.ndarray, np.generic)
+_COUNT = jax.ShapeDtypeStruct((), jnp.int32)
 
 
-def _annotation_words(param: inspect.Parameter) -> set[str]:
-    ann = param.annotation
-    if ann is inspect.Parameter.empty:
-        return set()
-    text = ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann))
-    return set(re.findall(r"\w+", text))
+def _is_schedule(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` maps an int32 step count to one number (checked abstractly, no FLOPs).
+
+    A mask or a label function (``params -> tree``), a loss or any function that cannot take
+    a scalar count fails, and so does one returning a strongly typed integer or a boolean.
+    """
+    try:
+        out = jax.eval_shape(fn, _COUNT)
+    except Exception:  # whatever it raises, fn is not a schedule
+        return False
+    if not isinstance(out, jax.ShapeDtypeStruct) or out.shape != ():
+        return False
+    if jnp.issubdtype(out.dtype, jnp.floating):
+        return True
+    return bool(out.weak_type) and jnp.issubdtype(out.dtype, jnp.integer)  # a Python number
 
 
-def _kind(name: str, value: Any, param: inspect.Parameter, static: set[str]) -> str:
-    """``"numeric"``, ``"schedule"`` or ``"static"`` for one argument of the factory."""
-    if name in static or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+def _kind(value: Any, param: inspect.Parameter, static: set[str]) -> str:
+    """``"numeric"``, ``"schedule"`` or ``"static"`` for one argument, from its value."""
+    if param.name in static or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
         return "static"
-    if value is None or isinstance(value, (bool, np.bool_, str)):
+    if value is None or isinstance(value, (bool, str, bytes)):
         return "static"
-    words = _annotation_words(param)
-    if callable(value) and not isinstance(value, (jax.Array, np.ndarray, np.generic)):
-        # Masks, dtypes and other callables are static when the annotation says so.
-        return "schedule" if not words or words & _NUMERIC_WORDS else "static"
-    if isinstance(value, int):
-        wants_float = isinstance(param.default, float) or (
-            "int" not in words and bool(words & _NUMERIC_WORDS)
-        )
-        return "numeric" if wants_float else "static"
+    if isinstance(value, _ARRAYS):  # traced values too
+        return "numeric" if jnp.issubdtype(value.dtype, jnp.floating) else "static"
     if isinstance(value, float):
         return "numeric"
-    if isinstance(value, (jax.Array, np.ndarray, np.generic)):
-        return "numeric" if jnp.issubdtype(value.dtype, jnp.floating) else "static"
+    if isinstance(value, int):  # a float default says the int is a value, not a count
+        return "numeric" if isinstance(param.default, float) else "static"
+    if isinstance(value, type):  # classes, among them dtypes such as jnp.bfloat16
+        return "static"
+    if callable(value):
+        return "schedule" if _is_schedule(value) else "static"
     return "static"
 
 
@@ -87,18 +88,41 @@ def inject_hyperparams(
 ) -> Callable[..., GradientTransformation]:
     r"""Wraps a factory so that its numeric hyperparameters live in the state.
 
-    The returned factory takes the same arguments. Floating-point arguments (Python floats,
-    float arrays, traced values) and schedules become entries of ``state.hyperparams``, stored
-    as arrays of ``hyperparam_dtype``; the transformation is rebuilt from them at every update,
-    so a value written into the state is used from the next update on, ``jax.grad`` flows
-    through it and ``jax.vmap`` over a state holding a grid runs the whole grid. A schedule is
-    evaluated at the step count before each update and the value stored, so
-    ``state.hyperparams["learning_rate"]`` is the learning rate actually used.
+    The returned factory takes the same arguments. Numeric arguments and schedules become
+    entries of ``state.hyperparams``, stored as arrays of ``hyperparam_dtype``; the
+    transformation is rebuilt from them at every update, so a value written into the state is
+    used from the next update on, ``jax.grad`` flows through it and ``jax.vmap`` over a state
+    holding a grid runs the whole grid. A schedule is evaluated at the step count before each
+    update and the value stored, so ``state.hyperparams["learning_rate"]`` is the learning
+    rate actually used.
 
-    Booleans, ``None``, strings, integer and key arrays, Python ints passed for integer
-    arguments (seeds, periods: the annotation does not admit a float), and callables whose
-    annotation is not numeric (masks, dtypes) stay static; ``static_args`` names others.
-    Python ints given for float arguments (``weight_decay=0``) become hyperparameters.
+    What an argument becomes is decided by the value passed for it (or the default taken),
+    never by its annotation, in this order:
+
+    1. Static, passed to ``inner_factory`` unchanged: the arguments named in ``static_args``,
+       and ``*args``/``**kwargs``.
+    2. Static: ``None``, booleans, strings and bytes.
+    3. An array (NumPy or JAX, concrete or traced) is a hyperparameter if its dtype is
+       floating point, static otherwise (integer, boolean, complex and key arrays).
+    4. A Python float is a hyperparameter.
+    5. A Python int is a hyperparameter only if the factory's default for that argument is a
+       float (``weight_decay=0`` for :func:`~gradtx.adamw`, whose default is ``1e-4``); any
+       other int stays static: seeds, periods, counts such as ``memory_size`` or
+       ``max_backtracking_steps``, and ints given for arguments without a default (pass
+       ``1.0``, not ``1``, to inject a learning rate of one).
+    6. Static: classes, among them dtypes (``mu_dtype=jnp.bfloat16``).
+    7. A callable is a schedule if it maps an int32 step count to one number: called once on
+       an abstract count (``jax.eval_shape``, no computation), it returns a scalar that is
+       floating point or a Python number. Other callables stay static: masks and label
+       functions (``params -> tree``), losses, functions returning integer arrays, and
+       functions that cannot be traced. Name a callable in ``static_args`` to keep it static
+       whatever it returns.
+    8. Anything else (sequences, dicts, transformations) is static.
+
+    Optax's rule differs in two places: it stores every Python int as an int32
+    hyperparameter, and it takes every callable not named in ``static_args`` for a schedule.
+    Code written for Optax (``inject_hyperparams(sgd, static_args=("momentum",))``, floats
+    for the learning rate and weight decay) runs unchanged.
 
     Every gradtx transformation casts its hyperparameters to the compute dtype before use, so
     wrapping does not change the results: a Python number and its float32 array give the same
@@ -106,7 +130,7 @@ def inject_hyperparams(
 
     Args:
         inner_factory: a function returning a :class:`~gradtx.GradientTransformation`.
-        static_args: names of arguments to keep static (callables that are not schedules...).
+        static_args: a name or names of arguments to keep static whatever their value.
         hyperparam_dtype: dtype of the stored hyperparameters. Default: float32, or float64
             when a parameter is float64 or complex128 (never lower than float32, so
             ``b2 = 0.999`` does not become 1 with bfloat16 parameters).
@@ -149,7 +173,7 @@ def inject_hyperparams(
         bound.apply_defaults()
         arguments = dict(bound.arguments)
         kinds = {
-            name: _kind(name, value, signature.parameters[name], static)
+            name: _kind(value, signature.parameters[name], static)
             for name, value in arguments.items()
         }
         numeric = {k: v for k, v in arguments.items() if kinds[k] == "numeric"}
@@ -204,133 +228,9 @@ def inject_hyperparams(
             n = len(jax.tree_util.tree_leaves(params, is_leaf=is_masked_node))
             return [(None, build(initial), [True] * n)]
 
-        set_explain_hook(update_fn, explain)
-        return GradientTransformation(init_fn, update_fn)
+        return _registry.describe(GradientTransformation(init_fn, update_fn), explain=explain)
 
     return factory
-
-
-def _children(node: Any) -> tuple[list[tuple[str, Any]], Any] | None:
-    """The named children of one pytree node and its one-level treedef; None for a leaf."""
-    kids, treedef = jax.tree_util.tree_flatten_with_path(node, is_leaf=lambda x: x is not node)
-    if jax.tree_util.treedef_is_leaf(treedef):
-        return None
-    return [(_tree.path_str(p), child) for p, child in kids], treedef
-
-
-def _walk(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
-    yield path, node
-    split = _children(node)
-    if split is not None:
-        for name, child in split[0]:
-            yield from _walk(child, (*path, name))
-
-
-def _ends_with(path: tuple[str, ...], parts: tuple[str, ...]) -> bool:
-    return len(path) >= len(parts) and path[len(path) - len(parts) :] == parts
-
-
-def _hyperparameter_names(tree: Any) -> list[str]:
-    return sorted({p[-1] for p, _ in _walk(tree) if len(p) >= 2 and p[-2] == "hyperparams"})
-
-
-_MISSING = object()
-
-
-def tree_get(tree: Any, key: str, default: Any = _MISSING) -> Any:
-    """Returns the node of ``tree`` named ``key``, wherever it is.
-
-    A node's name is its dict key, field name or index. ``key`` may be a ``/``-joined path
-    suffix (``"0/hyperparams/learning_rate"``) to pick one of several nodes with the same name.
-
-    Args:
-        tree: a pytree, usually an optimizer state.
-        key: the name, or a ``/``-joined suffix of the path.
-        default: returned when nothing matches (otherwise a ``KeyError`` is raised).
-
-    Returns:
-        The unique matching node (a leaf or a subtree).
-
-    Example:
-        >>> import jax.numpy as jnp
-        >>> tx = gradtx.inject_hyperparams(gradtx.adam)(learning_rate=1e-3, b2=0.99)
-        >>> gradtx.tree_get(tx.init(jnp.zeros(2)), "b2")
-        Array(0.99, dtype=float32)
-    """
-    parts = tuple(key.split("/"))
-    found = [(p, node) for p, node in _walk(tree) if p and _ends_with(p, parts)]
-    if not found:
-        if default is not _MISSING:
-            return default
-        names = _hyperparameter_names(tree)
-        raise KeyError(
-            f"tree_get(): nothing named {key!r} in the tree"
-            + (f"; its hyperparameters are {names}" if names else "")
-            + ". Hyperparameters are in the state only for transformations built with "
-            "gradtx.inject_hyperparams."
-        )
-    if len(found) > 1:
-        paths = ["/".join(p) for p, _ in found]
-        raise ValueError(
-            f"tree_get(): {key!r} matches {len(found)} nodes, at {paths}; pass a longer path "
-            f"such as {paths[0]!r}."
-        )
-    return found[0][1]
-
-
-def tree_set(tree: Any, values: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Any:
-    """Returns ``tree`` with every node named by a key replaced by its value.
-
-    Keys are names or ``/``-joined path suffixes, as in :func:`tree_get`; every matching node
-    is replaced. A callable value is applied to the old node. A new value for an array leaf is
-    cast to the leaf's dtype, so a jitted step does not recompile; its shape may change (write
-    a grid of values into a state made by ``jax.vmap(tx.init)``).
-
-    Args:
-        tree: a pytree, usually an optimizer state.
-        values: ``{key: value}`` (for keys that are not Python identifiers).
-        **kwargs: more ``key=value`` pairs.
-
-    Returns:
-        The new tree; ``tree`` is not modified.
-
-    Example:
-        >>> import jax.numpy as jnp
-        >>> tx = gradtx.inject_hyperparams(gradtx.sgd)(learning_rate=0.1)
-        >>> state = gradtx.tree_set(tx.init(jnp.zeros(2)), learning_rate=lambda lr: lr / 2)
-        >>> gradtx.current_learning_rate(state)
-        Array(0.05, dtype=float32)
-    """
-    new_values = {**(values or {}), **kwargs}
-    keys = {k: tuple(k.split("/")) for k in new_values}
-    hits = dict.fromkeys(new_values, 0)
-
-    def rebuild(node, path):
-        for key, parts in keys.items():
-            if path and _ends_with(path, parts):
-                hits[key] += 1
-                value = new_values[key]
-                value = value(node) if callable(value) else value
-                if isinstance(node, (jax.Array, np.ndarray, np.generic)):
-                    value = jnp.asarray(value, node.dtype)
-                return value
-        split = _children(node)
-        if split is None:
-            return node
-        kids, treedef = split
-        return treedef.unflatten([rebuild(child, (*path, name)) for name, child in kids])
-
-    out = rebuild(tree, ())
-    missing = [k for k, n in hits.items() if n == 0]
-    if missing:
-        names = _hyperparameter_names(tree)
-        raise KeyError(
-            f"tree_set(): nothing named {missing} in the tree"
-            + (f"; its hyperparameters are {names}" if names else "")
-            + ". Hyperparameters are in the state only for transformations built with "
-            "gradtx.inject_hyperparams."
-        )
-    return out
 
 
 def current_learning_rate(state: OptState) -> jax.Array:
@@ -353,7 +253,11 @@ def current_learning_rate(state: OptState) -> jax.Array:
         >>> gradtx.current_learning_rate(tx.init(jnp.zeros(2)))
         Array(0.0003, dtype=float32)
     """
-    found = [(p, node) for p, node in _walk(state) if p and p[-1] == "learning_rate"]
+    found = [
+        (_tree.path_str(p), leaf)
+        for p, leaf in jax.tree_util.tree_leaves_with_path(state)
+        if p and _tree.path_str(p[-1:]) == "learning_rate"
+    ]
     if not found:
         raise ValueError(
             "current_learning_rate(): the state records no learning rate. Build the optimizer "
@@ -361,7 +265,7 @@ def current_learning_rate(state: OptState) -> jax.Array:
             "(learning_rate=1e-3), so that its state holds the value used."
         )
     if len(found) > 1:
-        paths = ["/".join(p) for p, _ in found]
+        paths = [p for p, _ in found]
         raise ValueError(
             f"current_learning_rate(): the state holds {len(found)} learning rates, at "
             f"{paths}; read one with gradtx.tree_get(state, {paths[0]!r})."

@@ -7,9 +7,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx import _checks
-from gradtx import tree as _tree
-from gradtx.base import ArrayLike, GradientTransformation, OptState, Params
+from gradtx import _checks, _registry, tree as _tree
+from gradtx.base import ArrayLike, GradientTransformation, OptState, Params, as_transformation
 from gradtx.numerics import upcast
 from gradtx.transforms._common import as_real
 
@@ -91,7 +90,7 @@ def lookahead(
         Zhang, Lucas, Hinton and Ba, "Lookahead Optimizer: k steps forward, 1 step back",
         2019.
     """
-    _checks.transformation("lookahead", "fast_optimizer", fast_optimizer)
+    fast_optimizer = as_transformation("lookahead", "fast_optimizer", fast_optimizer)
     if isinstance(sync_period, bool) or not isinstance(sync_period, int):
         raise TypeError(f"lookahead(): sync_period must be an int >= 1, got {sync_period!r}.")
     _checks.check_range("lookahead", "sync_period", sync_period, 1)
@@ -140,4 +139,6 @@ def lookahead(
         steps = jnp.where(sync, 0, state.steps_since_sync + 1).astype(jnp.int32)
         return LookaheadParams(fast_updates, slow_updates), LookaheadState(fast_state, steps)
 
-    return GradientTransformation(init_fn, update_fn)
+    return _registry.describe(
+        GradientTransformation(init_fn, update_fn), children=(fast_optimizer,)
+    )

@@ -19,14 +19,26 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx import _checks
-from gradtx import tree as _tree
-from gradtx.base import DTypeLike, GradientTransformation, OptState, Params
-from gradtx.base import apply_updates as _apply_updates
+from gradtx import _registry, tree as _tree
+from gradtx.base import (
+    DTypeLike,
+    GradientTransformation,
+    OptState,
+    Params,
+    apply_updates as _apply_updates,
+    as_transformation,
+)
 from gradtx.transforms._common import requires_params
-from gradtx.wrappers.masking import MaskedNode, is_masked_node
 
 __all__ = ["MasterWeightsState", "master_weights"]
+
+
+class NoCopy(NamedTuple):
+    """An empty subtree in ``MasterWeightsState.master``: this parameter has no master copy."""
+
+
+def _is_no_copy(x: Any) -> bool:
+    return isinstance(x, NoCopy)
 
 
 class MasterWeightsState(NamedTuple):
@@ -35,7 +47,7 @@ class MasterWeightsState(NamedTuple):
     Attributes:
         master: the high-precision copy of each low-precision parameter, with the parameters'
             structure; a parameter already at least as precise as the master dtype has no copy
-            (an empty :class:`~gradtx.MaskedNode` in its place).
+            (an empty ``NoCopy()`` in its place).
         inner_state: the wrapped transformation's state, built on the master copy.
     """
 
@@ -89,12 +101,7 @@ def master_weights(
         >>> p
         Array([0.988281, 0.988281], dtype=bfloat16)
     """
-    _checks.transformation("master_weights", "inner", inner)
-    if not isinstance(inner, GradientTransformation):
-        raise TypeError(
-            f"master_weights(): inner must be a GradientTransformation, got {inner!r}. Did you "
-            "pass a factory without calling it, e.g. gradtx.adam instead of gradtx.adam(1e-3)?"
-        )
+    inner = as_transformation("master_weights", "inner", inner)
     try:
         dtype = jnp.dtype(master_dtype)
     except TypeError:
@@ -115,7 +122,7 @@ def master_weights(
     def copy(p):
         target = wide(p)
         if target is None:
-            return MaskedNode()
+            return NoCopy()
         return jnp.array(jnp.asarray(p), target, copy=True)
 
     def view(params, master):
@@ -124,7 +131,7 @@ def master_weights(
         masters = treedef.flatten_up_to(master)
         leaves = treedef.flatten_up_to(params)
         return treedef.unflatten(
-            [p if is_masked_node(m) else m for p, m in zip(leaves, masters, strict=True)]
+            [p if _is_no_copy(m) else m for p, m in zip(leaves, masters, strict=True)]
         )
 
     def init_fn(params):
@@ -147,7 +154,7 @@ def master_weights(
         grad_leaves = treedef.flatten_up_to(updates)
         grads = treedef.unflatten(
             [
-                g if is_masked_node(m) else jnp.asarray(g).astype(m.dtype)
+                g if _is_no_copy(m) else jnp.asarray(g).astype(m.dtype)
                 for g, m in zip(grad_leaves, masters, strict=True)
             ]
         )
@@ -164,7 +171,7 @@ def master_weights(
             strict=True,
         ):
             g_dtype = jnp.result_type(g)
-            if is_masked_node(m):
+            if _is_no_copy(m):
                 new_master.append(m)
                 out.append(u)
                 continue
@@ -181,4 +188,4 @@ def master_weights(
             master=treedef.unflatten(new_master), inner_state=inner_state
         )
 
-    return GradientTransformation(init_fn, update_fn)
+    return _registry.describe(GradientTransformation(init_fn, update_fn), children=(inner,))

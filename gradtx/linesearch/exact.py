@@ -17,20 +17,18 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx import _checks
-from gradtx import tree as _tree
+from gradtx import _checks, tree as _tree
 from gradtx.base import ArrayLike, GradientTransformation, Updates, chain
-from gradtx.linesearch import (
+from gradtx.linesearch._common import (
+    Line,
+    SearchResult,
     along,
     cast_like,
     check_count,
-    objective,
-    scaled,
+    linesearch_state,
+    linesearch_transformation,
     value_and_grad_at,
-    value_and_slope,
-    value_dtype,
 )
-from gradtx.transforms._common import requires_params
 from gradtx.transforms.scaling import scale
 
 __all__ = [
@@ -56,6 +54,7 @@ class ExactLinesearchInfo(NamedTuple):
     interval_width: jax.Array
 
 
+@linesearch_state
 class ScaleByExactLinesearchState(NamedTuple):
     """State of :func:`scale_by_exact_linesearch`.
 
@@ -141,20 +140,9 @@ def scale_by_exact_linesearch(
     check_count(fn, "max_linesearch_steps", max_linesearch_steps)
     check_count(fn, "max_bracket_steps", max_bracket_steps)
 
-    def init_fn(params):
-        dtype = value_dtype(params)
-        return ScaleByExactLinesearchState(
-            learning_rate=jnp.ones([], dtype),
-            value=jnp.full([], jnp.inf, dtype),
-            grad=_tree.zeros_like(params) if store_grad else None,
-            info=ExactLinesearchInfo(jnp.zeros([], jnp.int32), jnp.zeros([], dtype)),
-        )
-
-    def update_fn(updates, state, params=None, *, value=None, grad=None, value_fn=None, **extra):
-        requires_params(fn, params)
-        f = objective(fn, value_fn, extra)
-        dtype = state.learning_rate.dtype
-        value0, _, grad0 = value_and_slope(f, params, updates, value, grad, store_grad, dtype)
+    def search(line: Line, state: ScaleByExactLinesearchState) -> SearchResult:
+        f, params, updates, dtype = line.f, line.params, line.direction, line.dtype
+        value0, grad0 = line.value, line.grad
 
         def phi(t):
             v = jnp.asarray(f(along(params, t, updates)), dtype)
@@ -224,15 +212,17 @@ def scale_by_exact_linesearch(
             new_grad = jax.lax.cond(
                 moved, lambda: cast_like(value_and_grad_at(f, x, dtype)[1], grad0), lambda: grad0
             )
-        new_state = ScaleByExactLinesearchState(
+        return SearchResult(
+            step=t,
             learning_rate=t,
             value=ft,
-            grad=None if new_grad is None else cast_like(new_grad, state.grad),
+            grad=new_grad,
             info=ExactLinesearchInfo(g.count, g.hi - g.lo),
         )
-        return scaled(t, updates), new_state
 
-    return GradientTransformation(init_fn, update_fn)
+    return linesearch_transformation(
+        fn, ScaleByExactLinesearchState, ExactLinesearchInfo, search, store_grad
+    )
 
 
 def steepest_descent(

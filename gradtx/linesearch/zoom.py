@@ -11,29 +11,24 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx import _checks
-from gradtx import tree as _tree
+from gradtx import _checks, tree as _tree
 from gradtx.base import ArrayLike, GradientTransformation, Updates
-from gradtx.linesearch import (
+from gradtx.linesearch._common import (
+    Line,
+    SearchResult,
     along,
     cast_like,
     check_count,
-    objective,
-    scaled,
+    linesearch_state,
+    linesearch_transformation,
     slope,
-    value_and_slope,
-    value_dtype,
 )
-from gradtx.transforms._common import requires_params
 
 __all__ = [
     "ScaleByZoomLinesearchState",
     "ZoomLinesearchInfo",
     "scale_by_zoom_linesearch",
 ]
-
-
-# --- zoom (strong Wolfe) -----------------------------------------------------------------------
 
 
 class ZoomLinesearchInfo(NamedTuple):
@@ -51,6 +46,7 @@ class ZoomLinesearchInfo(NamedTuple):
     curvature_error: jax.Array
 
 
+@linesearch_state
 class ScaleByZoomLinesearchState(NamedTuple):
     """State of :func:`scale_by_zoom_linesearch`.
 
@@ -143,7 +139,7 @@ def scale_by_zoom_linesearch(
 
     Returns:
         The transformation; ``update`` takes ``value_fn`` and optionally ``value`` and ``grad``
-        (see the module docstring). State: :class:`ScaleByZoomLinesearchState`.
+        (see :mod:`gradtx.linesearch`). State: :class:`ScaleByZoomLinesearchState`.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -171,22 +167,10 @@ def scale_by_zoom_linesearch(
             f"got {initial_guess_strategy!r}."
         )
 
-    def init_fn(params):
-        dtype = value_dtype(params)
-        zero = jnp.zeros([], dtype)
-        return ScaleByZoomLinesearchState(
-            learning_rate=jnp.ones([], dtype),
-            value=jnp.full([], jnp.inf, dtype),
-            grad=_tree.zeros_like(params),
-            info=ZoomLinesearchInfo(jnp.zeros([], jnp.int32), zero, zero),
-        )
-
-    def update_fn(updates, state, params=None, *, value=None, grad=None, value_fn=None, **extra):
-        requires_params(fn, params)
-        f = objective(fn, value_fn, extra)
-        dtype = state.learning_rate.dtype
-        value0, slope0, grad0 = value_and_slope(f, params, updates, value, grad, True, dtype)
-        grad0 = cast_like(grad0, state.grad)
+    def search(line: Line, state: ScaleByZoomLinesearchState) -> SearchResult:
+        f, params, updates, dtype = line.f, line.params, line.direction, line.dtype
+        value0, slope0 = line.value, line.slope
+        grad0 = cast_like(line.grad, state.grad)
         c1, c2, eps, grow, precision = (
             jnp.asarray(h, dtype)
             for h in (slope_rtol, curv_rtol, tol, increase_factor, stepsize_precision)
@@ -241,12 +225,14 @@ def scale_by_zoom_linesearch(
         carry = _ZoomCarry(jnp.zeros([], jnp.int32), phase0, t0, start, grad0, start)
         out = jax.lax.while_loop(cond, body, carry)
         decrease_err, curvature_err = errors(out.lo)
-        new_state = ScaleByZoomLinesearchState(
+        return SearchResult(
+            step=out.lo.t,
             learning_rate=out.lo.t,
             value=out.lo.value,
             grad=out.lo_grad,
             info=ZoomLinesearchInfo(out.count, decrease_err, curvature_err),
         )
-        return scaled(out.lo.t, updates), new_state
 
-    return GradientTransformation(init_fn, update_fn)
+    return linesearch_transformation(
+        fn, ScaleByZoomLinesearchState, ZoomLinesearchInfo, search, store_grad=True
+    )

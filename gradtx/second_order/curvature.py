@@ -6,7 +6,7 @@ each coordinate :math:`\alpha_i` by :math:`1 - \eta \lambda_i`. Gradient descent
 stable exactly when :math:`\eta \le 2 / \lambda_{\max}`, and the slowest direction shrinks by
 :math:`1 - 2 \lambda_{\min} / \lambda_{\max}` at best: the condition number
 :math:`\lambda_{\max} / \lambda_{\min}` sets the speed. The tools here measure these from
-Hessian-vector products (:func:`~gradtx.hvp`) without forming the Hessian, except
+Hessian-vector products (:func:`hvp`) without forming the Hessian, except
 :func:`hessian_condition_number`, which is meant for small problems.
 """
 
@@ -19,22 +19,51 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from gradtx import _checks
-from gradtx import tree as _tree
-from gradtx.base import ArrayLike, GradientTransformation, Params, Updates, apply_updates
-from gradtx.linesearch import cast_like, fn_kwargs, objective
+from gradtx import _checks, _registry, tree as _tree
+from gradtx.base import (
+    ArrayLike,
+    GradientTransformation,
+    Params,
+    Updates,
+    apply_updates,
+    as_transformation,
+)
+from gradtx.linesearch._common import cast_like, fn_kwargs, objective
 from gradtx.numerics import compute_dtype, real_dtype
-from gradtx.second_order import hvp
 from gradtx.transforms._common import requires_params
 
 __all__ = [
     "hessian_condition_number",
+    "hvp",
     "max_stable_learning_rate",
     "sam",
     "sam_perturbation",
     "sharpness",
     "top_hessian_eigenvalue",
 ]
+
+
+def hvp(fun: Callable[[Params], Any], params: Params, v: Params) -> Params:
+    r"""The Hessian-vector product :math:`\nabla^2 f(x)\, v` on pytrees, without the Hessian.
+
+    Forward-over-reverse differentiation: the directional derivative of :math:`\nabla f`
+    along :math:`v` (``jax.jvp`` of ``jax.grad``), at the cost of about two gradients.
+
+    Args:
+        fun: a scalar function of the parameters.
+        params: the point :math:`x`.
+        v: a tree with the structure of ``params``.
+
+    Returns:
+        :math:`H v`, shaped like ``params``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> f = lambda x: x[0] ** 2 * x[1]
+        >>> gradtx.hvp(f, jnp.array([1.0, 2.0]), jnp.array([1.0, 0.0]))  # H = [[4, 2], [2, 0]]
+        Array([4., 2.], dtype=float32)
+    """
+    return jax.jvp(jax.grad(fun), (params,), (cast_like(v, params),))[1]
 
 
 def _as_key(key: int | jax.Array) -> jax.Array:
@@ -316,11 +345,7 @@ def sam(optimizer: GradientTransformation, rho: ArrayLike = 0.05) -> GradientTra
         Foret, Kleiner, Mobahi and Neyshabur, "Sharpness-Aware Minimization for Efficiently
         Improving Generalization", ICLR 2021.
     """
-    if not isinstance(optimizer, GradientTransformation):
-        raise TypeError(
-            f"sam(): optimizer must be a GradientTransformation, got {optimizer!r}; did you "
-            "pass a factory without calling it, e.g. gradtx.sgd instead of gradtx.sgd(0.1)?"
-        )
+    optimizer = as_transformation("sam", "optimizer", optimizer)
     _checks.non_negative("sam", rho=rho)
 
     def update_fn(updates, state, params=None, *, value_fn=None, grad_fn=None, **extra_args):
@@ -335,4 +360,6 @@ def sam(optimizer: GradientTransformation, rho: ArrayLike = 0.05) -> GradientTra
             grads, state, params, value_fn=value_fn, grad_fn=grad_fn, **extra_args
         )
 
-    return GradientTransformation(optimizer.init, update_fn)
+    return _registry.describe(
+        GradientTransformation(optimizer.init, update_fn), children=(optimizer,)
+    )

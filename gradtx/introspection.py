@@ -5,9 +5,9 @@ Masks, partitions and optimizers' ``mask=`` arguments decide per leaf what runs;
 walks a transformation and lists, for every leaf path, the transformations applied to it in
 order.
 
-It reads the structure that gradtx's own combinators leave behind (:func:`~gradtx.chain`
-members, wrapped inner transformations, masks and labels); a transformation defined outside
-gradtx shows up under the name of the function that built it.
+It reads what gradtx's combinators record when they build a transformation (the members of a
+:func:`~gradtx.chain`, the inner transformation of a wrapper, masks and labels); a
+transformation defined outside gradtx shows up under the name of the function that built it.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 
 import jax
 
-from gradtx import tree as _tree
+from gradtx import _registry, tree as _tree
+from gradtx._mask import MaskedNode, is_masked_node, resolve
 from gradtx.base import GradientTransformation, Params
-from gradtx.wrappers.masking import MaskedNode, is_masked_node, resolve_mask
 
 __all__ = ["Explanation", "explain"]
 
@@ -42,38 +42,9 @@ class Explanation(dict):
 
 
 def _factory_name(update: Any) -> str:
-    name = getattr(update, "__qualname__", type(update).__name__).split(".<locals>")[0]
-    if name.startswith("_"):
-        # A private builder shared by several public factories keeps their name in ``fn``.
-        cells = _closure(update)
-        if isinstance(cells.get("fn"), str):
-            return cells["fn"]
-        name = name.lstrip("_")
-    return name
-
-
-def _closure(fn: Any) -> dict[str, Any]:
-    code = getattr(fn, "__code__", None)
-    closure = getattr(fn, "__closure__", None)
-    if code is None or closure is None:
-        return {}
-    out = {}
-    for name, cell in zip(code.co_freevars, closure, strict=True):
-        try:
-            out[name] = cell.cell_contents
-        except ValueError:  # an empty cell
-            continue
-    return out
-
-
-def _inner_transforms(value: Any) -> list[GradientTransformation]:
-    if isinstance(value, GradientTransformation):
-        return [value]
-    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
-        return [t for v in value for t in _inner_transforms(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _inner_transforms(v)]
-    return []
+    """The name of the function that built ``update``: ``scale`` for ``scale.<locals>...``."""
+    name = getattr(update, "__qualname__", type(update).__name__)
+    return name.split(".<locals>")[0].lstrip("_")
 
 
 def explain(tx: GradientTransformation, params: Params) -> Explanation:
@@ -102,39 +73,36 @@ def explain(tx: GradientTransformation, params: Params) -> Explanation:
     leaves = [x for _, x in flat]
     names: list[list[str]] = [[] for _ in leaves]
 
-    def view(active):
+    def view(active: list[bool]) -> Any:
         return treedef.unflatten(
             [x if a else MaskedNode() for x, a in zip(leaves, active, strict=True)]
         )
 
-    def add(entry, active):
+    def add(entry: str, active: list[bool]) -> None:
         for i, a in enumerate(active):
             if a:
                 names[i].append(entry)
 
-    def visit(t: GradientTransformation, active: list[bool]) -> None:
+    def visit(t: Any, active: list[bool]) -> None:
         if not any(active):
             return
-        hook = getattr(t.update, "_gradtx_explain", None)
-        if hook is not None:
-            for entry, child, selected in hook(view(active)):
+        description = _registry.lookup(t) or _registry.Description()
+        if description.explain is not None:
+            for entry, child, selected in description.explain(view(active)):
                 sub = [a and s for a, s in zip(active, selected, strict=True)]
                 if entry is not None:
                     add(entry, sub)
                 if child is not None:
                     visit(child, sub)
             return
-        cells = _closure(t.update)
-        children = [c for v in cells.values() for c in _inner_transforms(v)]
-        if children:
-            for child in children:
+        if description.children:
+            for child in description.children:
                 visit(child, active)
             return
-        mask = cells.get("mask")
-        if mask is not None:
-            selected = resolve_mask(mask, view(active), "explain()")
+        if description.mask is not None:
+            selected = resolve(description.mask, view(active), "explain()")
             active = [a and s for a, s in zip(active, selected, strict=True)]
-        add(_factory_name(t.update), active)
+        add(description.name or _factory_name(t.update), active)
 
     visit(tx, [not is_masked_node(x) for x in leaves])
     return Explanation((p, tuple(n)) for p, n in zip(paths, names, strict=True))

@@ -15,10 +15,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx import _checks
-from gradtx import tree as _tree
-from gradtx.base import ArrayLike, GradientTransformation, Params, apply_updates
-from gradtx.linesearch import cast_like, find_linesearch_state, value_dtype
+from gradtx import _checks, tree as _tree
+from gradtx.base import ArrayLike, GradientTransformation, Params, apply_updates, as_transformation
+from gradtx.linesearch._common import cast_like, find_linesearch_state, value_dtype
 from gradtx.numerics import safe_increment
 
 __all__ = ["MinimizeResult", "MinimizeStatus", "minimize"]
@@ -120,12 +119,7 @@ def minimize(
     """
     _checks.check_range("minimize", "max_steps", max_steps, 0.0)
     _checks.non_negative("minimize", tol=tol)
-    if not isinstance(optimizer, GradientTransformation):
-        raise TypeError(
-            f"minimize(): optimizer must be a GradientTransformation, got {optimizer!r}; "
-            "did you pass a factory without calling it, e.g. gradtx.lbfgs instead of "
-            "gradtx.lbfgs()?"
-        )
+    optimizer = as_transformation("minimize", "optimizer", optimizer)
     _tree.check_array_leaves(x0, "minimize(x0)")
     x0 = jax.tree_util.tree_map(jnp.asarray, x0)
     dtype = value_dtype(x0)

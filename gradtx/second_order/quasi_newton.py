@@ -13,13 +13,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx import _checks
-from gradtx import tree as _tree
+from gradtx import _checks, tree as _tree
 from gradtx.base import GradientTransformation, ScalarOrSchedule, Updates, chain, identity
+from gradtx.linesearch.zoom import scale_by_zoom_linesearch
 from gradtx.numerics import safe_increment
 from gradtx.transforms._common import requires_params
 from gradtx.transforms.scaling import scale, scale_by_learning_rate
-from gradtx.zoom_linesearch import scale_by_zoom_linesearch
 
 __all__ = ["ScaleByLBFGSState", "lbfgs", "scale_by_lbfgs"]
 

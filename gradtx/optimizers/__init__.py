@@ -1,0 +1,56 @@
+"""Named optimizers, one module per family: each is a short :func:`~gradtx.chain` of transforms.
+
+Arguments and defaults follow Optax's optimizer of the same name, so Optax code runs after
+changing the import; options that torch.optim and the lecture notes have and Optax lacks
+(SGD's dampening, Adagrad's ``lr_decay``, Adam's ``amsgrad``) are keyword-only extras.
+
+Every optimizer returns a :class:`~gradtx.GradientTransformation` whose updates are to be added
+to the parameters with :func:`~gradtx.apply_updates` (the learning rate and the minus sign are
+already applied).
+"""
+
+from __future__ import annotations
+
+from gradtx.optimizers.adam_like import (
+    adabelief as adabelief,
+    adam as adam,
+    adamax as adamax,
+    adamw as adamw,
+    amsgrad as amsgrad,
+    nadam as nadam,
+    nadamw as nadamw,
+)
+from gradtx.optimizers.adaptive import (
+    adagrad as adagrad,
+    rmsprop as rmsprop,
+)
+from gradtx.optimizers.gradient_descent import (
+    heavy_ball as heavy_ball,
+    noisy_sgd as noisy_sgd,
+    sgd as sgd,
+)
+from gradtx.optimizers.sign_based import (
+    lion as lion,
+    sign_sgd as sign_sgd,
+)
+from gradtx.optimizers.trust_ratio import (
+    lamb as lamb,
+)
+
+__all__ = [
+    "adabelief",
+    "adagrad",
+    "adam",
+    "adamax",
+    "adamw",
+    "amsgrad",
+    "heavy_ball",
+    "lamb",
+    "lion",
+    "nadam",
+    "nadamw",
+    "noisy_sgd",
+    "rmsprop",
+    "sgd",
+    "sign_sgd",
+]

@@ -1,0 +1,143 @@
+"""Gradient descent: plain, with (Nesterov) momentum, heavy ball, and with gradient noise."""
+
+from __future__ import annotations
+
+from gradtx import _checks
+from gradtx.base import (
+    ArrayLike,
+    DTypeLike,
+    GradientTransformation,
+    ScalarOrSchedule,
+    chain,
+)
+from gradtx.optimizers._common import momentum_or_identity
+from gradtx.transforms.momentum import trace
+from gradtx.transforms.noise import add_noise
+from gradtx.transforms.scaling import scale_by_learning_rate
+
+__all__ = ["heavy_ball", "noisy_sgd", "sgd"]
+
+
+def sgd(
+    learning_rate: ScalarOrSchedule,
+    momentum: ArrayLike | None = None,
+    nesterov: bool = False,
+    accumulator_dtype: DTypeLike | None = None,
+    *,
+    dampening: ArrayLike = 0.0,
+) -> GradientTransformation:
+    r"""Stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    Without momentum, :math:`\theta \leftarrow \theta - \eta g`. With momentum :math:`\beta`,
+
+    .. math::
+        t_k = \beta t_{k-1} + (1 - d) g_k, \qquad
+        \theta_k = \theta_{k-1} - \eta_k \begin{cases} g_k + \beta t_k & \text{nesterov}\\
+        t_k & \text{otherwise} \end{cases}
+
+    which is ``torch.optim.SGD`` (for ``dampening > 0`` torch starts the buffer at
+    :math:`g_1`, gradtx at :math:`(1-d) g_1`). ``dampening=momentum`` gives the lectures'
+    moving-average form :math:`m \leftarrow \beta m + (1-\beta) g`; :func:`heavy_ball` gives
+    the lectures' :math:`v \leftarrow \alpha v - \varepsilon g` form.
+
+    Args:
+        learning_rate: :math:`\eta \ge 0`, a number, array, traced value or schedule.
+        momentum: :math:`\beta \in [0, 1)`, or ``None`` for plain SGD.
+        nesterov: Nesterov's accelerated gradient (Sutskever et al., 2013).
+        accumulator_dtype: dtype of the momentum buffer (default: the parameters' dtype).
+        dampening: :math:`d \in [0, 1]`.
+
+    Returns:
+        The optimizer.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> f = lambda x: jnp.sum(x**2)
+        >>> tx = gradtx.sgd(0.1, momentum=0.9)
+        >>> x = jnp.array([1.0, -2.0]); state = tx.init(x)
+        >>> for _ in range(100):
+        ...     u, state = tx.update(jax.grad(f)(x), state, x)
+        ...     x = gradtx.apply_updates(x, u)
+        >>> print(f"{f(x):.1e}")
+        4.1e-05
+
+    References:
+        Polyak, 1964; Sutskever et al., "On the importance of initialization and momentum in
+        deep learning", 2013.
+    """
+    _checks.learning_rate("sgd", learning_rate)
+    _checks.unit_interval("sgd", momentum=momentum)
+    return chain(
+        momentum_or_identity(
+            "sgd", momentum, nesterov, accumulator_dtype=accumulator_dtype, dampening=dampening
+        ),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+def heavy_ball(
+    learning_rate: ScalarOrSchedule, momentum: ArrayLike = 0.9, nesterov: bool = False
+) -> GradientTransformation:
+    r"""Polyak's heavy ball in the lectures' form: the velocity accumulates scaled gradients.
+
+    .. math::
+        v_k = \alpha v_{k-1} - \varepsilon_k g_k, \qquad \theta_k = \theta_{k-1} + v_k
+
+    With Nesterov, :math:`\theta_k = \theta_{k-1} + \alpha v_k - \varepsilon_k g_k`, the
+    look-ahead form of :math:`v \leftarrow \alpha v - \varepsilon g(\theta + \alpha v)` written
+    at the shifted point (Sutskever et al., 2013). For a constant learning rate this equals
+    :func:`sgd` with momentum; with a schedule, the learning rate of each step is folded into
+    the velocity when the gradient enters it, as in the lectures.
+
+    Args:
+        learning_rate: :math:`\varepsilon \ge 0`, a number, array, traced value or schedule.
+        momentum: :math:`\alpha \in [0, 1)`.
+        nesterov: use the Nesterov form.
+
+    Returns:
+        The optimizer.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = gradtx.heavy_ball(0.1, momentum=0.5)
+        >>> state = tx.init(jnp.zeros(1))
+        >>> v, state = tx.update(jnp.ones(1), state)
+        >>> v, state = tx.update(jnp.ones(1), state)
+        >>> v  # 0.5 * (-0.1) - 0.1
+        Array([-0.15], dtype=float32)
+    """
+    _checks.learning_rate("heavy_ball", learning_rate)
+    _checks.unit_interval("heavy_ball", momentum=momentum)
+    return chain(scale_by_learning_rate(learning_rate), trace(momentum, nesterov))
+
+
+def noisy_sgd(
+    learning_rate: ScalarOrSchedule,
+    eta: ArrayLike = 0.01,
+    gamma: ArrayLike = 0.55,
+    *,
+    key: int | ArrayLike,
+) -> GradientTransformation:
+    r"""SGD with annealed Gaussian gradient noise (Neelakantan et al., 2015).
+
+    .. math::
+        \theta_k = \theta_{k-1} - \eta_{lr}\left(g_k + \sigma_k \xi_k\right), \qquad
+        \sigma_k^2 = \frac{\eta}{k^{\gamma}}
+
+    Args:
+        learning_rate: :math:`\eta_{lr} \ge 0`, a number, array, traced value or schedule.
+        eta: base noise variance :math:`\eta \ge 0`.
+        gamma: annealing exponent :math:`\gamma \ge 0`.
+        key: an int seed or ``jax.random.key``: the noise is reproducible from it.
+
+    Returns:
+        The optimizer.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = gradtx.noisy_sgd(0.1, eta=0.0, key=0)
+        >>> tx.update(jnp.array([1.0]), tx.init(jnp.zeros(1)))[0]
+        Array([-0.1], dtype=float32)
+    """
+    _checks.learning_rate("noisy_sgd", learning_rate)
+    return chain(add_noise(eta, gamma, key), scale_by_learning_rate(learning_rate))

@@ -1,0 +1,59 @@
+"""Arithmetic on pytrees of arrays, and reading or setting named nodes of a state.
+
+Every arithmetic function works leaf by leaf on trees of the same structure, and reports a
+structure mismatch by naming the first key path where the trees differ. Reductions
+(:func:`vdot`, :func:`norm`, :func:`sum`) return a scalar array and are safe for complex
+leaves. :func:`get` and :func:`set` (also ``gradtx.tree_get`` and ``gradtx.tree_set``) read
+and replace nodes of a nested optimizer state by name. The names follow Optax's
+``optax.tree``.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> from gradtx import tree
+    >>> a = {"w": jnp.array([3.0, 0.0]), "b": jnp.array(4.0)}
+    >>> print(tree.norm(a), tree.norm(a, ord=1), tree.norm(a, ord="inf"))
+    5.0 7.0 4.0
+"""
+
+from __future__ import annotations
+
+from gradtx.tree._arithmetic import (
+    add as add,
+    add_scale as add_scale,
+    cast as cast,
+    full_like as full_like,
+    ones_like as ones_like,
+    scale as scale,
+    sub as sub,
+    where as where,
+    zeros_like as zeros_like,
+)
+from gradtx.tree._reductions import norm as norm, sum as sum, vdot as vdot
+from gradtx.tree._state import tree_get as get, tree_set as set
+from gradtx.tree._structure import (
+    check_array_leaves as check_array_leaves,
+    map as map,
+    map_with_path as map_with_path,
+    path_str as path_str,
+)
+
+__all__ = [
+    "add",
+    "add_scale",
+    "cast",
+    "check_array_leaves",
+    "full_like",
+    "get",
+    "map",
+    "map_with_path",
+    "norm",
+    "ones_like",
+    "path_str",
+    "scale",
+    "set",
+    "sub",
+    "sum",
+    "vdot",
+    "where",
+    "zeros_like",
+]
