@@ -634,7 +634,13 @@ def test_missing_value_fn_is_a_clear_error():
 def test_invalid_hyperparameters_are_rejected_by_name(factory, kwargs, name):
     with pytest.raises(ValueError, match=name):
         factory(**kwargs)
+
+
+def test_unknown_initial_guess_strategy_is_rejected():
     with pytest.raises(ValueError, match="initial_guess_strategy"):
         gradtx.scale_by_zoom_linesearch(5, initial_guess_strategy="two")
-    with pytest.raises(TypeError, match=r"gradtx.lbfgs\(\)"):
+
+
+def test_an_uncalled_factory_is_named_in_the_error():
+    with pytest.raises(TypeError, match=r"gradtx\.lbfgs instead of gradtx\.lbfgs\(\.\.\.\)"):
         gradtx.minimize(jnp.sum, jnp.ones(2), gradtx.lbfgs)  # type: ignore[arg-type]
