@@ -11,6 +11,7 @@ from gradtx.base import (
     ScalarOrSchedule,
     chain,
 )
+from gradtx.numerics import promote
 from gradtx.optimizers._common import momentum_or_identity
 from gradtx.transforms.adaptive import scale_by_rms, scale_by_rss
 from gradtx.transforms.scaling import scale_by_learning_rate
@@ -58,7 +59,8 @@ def adagrad(
     if not _checks.is_static_zero(lr_decay):
 
         def decayed(count):
-            return _checks.resolve(learning_rate, count) / (1 + count * lr_decay)
+            c, decay = promote(count, lr_decay)
+            return _checks.resolve(learning_rate, count) / (1 + c * decay)
 
         lr = decayed
 

@@ -23,7 +23,7 @@ from jax.flatten_util import ravel_pytree
 
 from gradtx.base import ArrayLike, EmptyState, GradientTransformation, chain
 from gradtx.linesearch._common import fn_kwargs, objective
-from gradtx.numerics import compute_dtype
+from gradtx.numerics import compute_dtype, promote_dtypes
 from gradtx.second_order._common import check_newton_args, check_real_params, upcast_tree
 from gradtx.transforms._common import requires_params
 from gradtx.transforms.scaling import scale
@@ -79,8 +79,9 @@ def scale_by_newton(
         check_real_params(fn, params)
         # Low-precision parameters: the objective is evaluated on float32 copies.
         flat_params, unravel = ravel_pytree(upcast_tree(params))
-        flat_grad, unravel_grad = ravel_pytree(updates)
-        dtype = compute_dtype(jnp.result_type(flat_params, flat_grad))
+        # Mixed-precision leaves are raveled in float32 (ravel_pytree would promote them).
+        flat_grad, unravel_grad = ravel_pytree(upcast_tree(updates))
+        dtype = compute_dtype(promote_dtypes(flat_params, flat_grad))
         n = flat_params.size
         if hessian_fn is not None:
             hessian = hessian_fn(params, **fn_kwargs(hessian_fn, extra_args))
@@ -96,7 +97,10 @@ def scale_by_newton(
         lam = jnp.asarray(regularization, dtype)
         step = jnp.linalg.solve(hessian + lam * jnp.eye(n, dtype=dtype), flat_grad.astype(dtype))
         step = jnp.asarray(damping, dtype) * step
-        return unravel_grad(step.astype(flat_grad.dtype)), state
+        step = unravel_grad(step.astype(flat_grad.dtype))
+        return jax.tree_util.tree_map(
+            lambda s, u: s.astype(jnp.result_type(u)), step, updates
+        ), state
 
     return GradientTransformation(init_fn, update_fn)
 

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from gradtx import _checks, tree as _tree
 from gradtx.base import GradientTransformation, ScalarOrSchedule, Updates, chain, identity
 from gradtx.linesearch.zoom import scale_by_zoom_linesearch
-from gradtx.numerics import safe_increment
+from gradtx.numerics import promote_dtypes, real_dtype, safe_increment
 from gradtx.transforms._common import requires_params
 from gradtx.transforms.scaling import scale, scale_by_learning_rate
 
@@ -106,7 +106,7 @@ def scale_by_lbfgs(
         stacked = jax.tree_util.tree_map(
             lambda p: jnp.zeros((m, *jnp.shape(p)), jnp.result_type(p)), params
         )
-        dtype = jnp.real(jnp.zeros([], jnp.result_type(*jax.tree_util.tree_leaves(params)))).dtype
+        dtype = real_dtype(promote_dtypes(*jax.tree_util.tree_leaves(params)))
         return ScaleByLBFGSState(
             count=jnp.zeros([], jnp.int32),
             params=_tree.zeros_like(params),
@@ -150,7 +150,7 @@ def scale_by_lbfgs(
             gamma = state.identity_scale
 
         # Two-loop recursion: newest pair to oldest, scale by gamma, then oldest to newest.
-        newest_first = (num_pairs - 1 - jnp.arange(m)) % m
+        newest_first = (num_pairs - 1 - jnp.arange(m, dtype=num_pairs.dtype)) % m
 
         def pair(j):
             return (

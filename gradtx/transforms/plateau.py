@@ -151,7 +151,9 @@ def reduce_on_plateau(
             raise ValueError(f"{fn}: value must be a scalar loss, got shape {value.shape}.")
         dtype = state.avg_value.dtype
         count = safe_increment(state.count)
-        avg = (state.count * state.avg_value + jnp.real(value).astype(dtype)) / count
+        avg = (
+            state.count.astype(dtype) * state.avg_value + jnp.real(value).astype(dtype)
+        ) / count.astype(dtype)
         state = state._replace(count=count, avg_value=avg.astype(dtype))
         evaluated = evaluate(state)
         ready = count >= accumulation_size
@@ -160,7 +162,8 @@ def reduce_on_plateau(
 
         def leaf(u):
             u = jnp.asarray(u)
-            return (upcast(u) * scale).astype(u.dtype)
+            x = upcast(u)
+            return (x * scale.astype(x.dtype)).astype(u.dtype)
 
         return jax.tree_util.tree_map(leaf, updates), state
 

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from gradtx import _checks, _mask, _registry, tree as _tree
 from gradtx.base import GradientTransformation, Params, ScalarOrSchedule, init_empty_state
-from gradtx.numerics import safe_increment, upcast
+from gradtx.numerics import promote, safe_increment, upcast
 from gradtx.transforms._common import requires_params
 
 __all__ = [
@@ -60,7 +60,9 @@ def _add_param_term(
 
         def leaf(u, w, keep):
             u = jnp.asarray(u)
-            added = (upcast(u) + value * term(upcast(jnp.asarray(w)))).astype(u.dtype)
+            decay, t = promote(value, term(upcast(jnp.asarray(w))))
+            x, decayed = promote(upcast(u), decay * t)
+            added = (x + decayed).astype(u.dtype)
             if isinstance(keep, bool):
                 return added if keep else u
             return jnp.where(keep, added, u)

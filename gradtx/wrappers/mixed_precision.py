@@ -28,6 +28,7 @@ from gradtx.base import (
     apply_updates as _apply_updates,
     as_transformation,
 )
+from gradtx.numerics import promote_dtypes
 from gradtx.transforms._common import requires_params
 
 __all__ = ["MasterWeightsState", "master_weights"]
@@ -116,7 +117,7 @@ def master_weights(
     def wide(x: Any) -> Any:
         """The master dtype of a leaf, or None when the leaf needs no copy."""
         leaf_dtype = jnp.result_type(x)
-        target = jnp.promote_types(leaf_dtype, dtype)
+        target = promote_dtypes(leaf_dtype, dtype)
         return None if target == leaf_dtype else target
 
     def copy(p):

@@ -10,7 +10,7 @@ import pytest
 
 import gradtx
 
-DOCS = pathlib.Path(__file__).parents[1] / "docs"
+DOCS = pathlib.Path(__file__).parents[2] / "docs"
 
 
 def _load_extension():

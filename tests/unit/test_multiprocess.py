@@ -1,6 +1,6 @@
 """Two processes on loopback, 4 host devices each, train data-parallel with jax.distributed.
 
-Both processes (tests/_multiprocess_worker.py) join one JAX cluster with CPU collectives over
+Both processes (tests/unit/_multiprocess_worker.py) join one JAX cluster with CPU collectives over
 gloo and train the gradtx MLP on a mesh of all 8 devices, with the optimizer state split over
 the data axis. They must end with identical parameters, equal to this process's own
 single-device run of the same steps. The children are always killed at the end.
@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 import gradtx
-from tests._sharding_worker import make_problem, train
+from tests.unit._sharding_worker import make_problem, train
 
-ROOT = pathlib.Path(__file__).parents[1]
+ROOT = pathlib.Path(__file__).parents[2]
 TIMEOUT = 240
 
 
@@ -42,7 +42,7 @@ def cluster(tmp_path_factory):
         subprocess.Popen(
             [
                 sys.executable,
-                str(ROOT / "tests" / "_multiprocess_worker.py"),
+                str(ROOT / "tests" / "unit" / "_multiprocess_worker.py"),
                 str(i),
                 str(port),
                 str(out),

@@ -1,7 +1,7 @@
 """A clear error for every kind of bad input (docs/errors.md lists them all).
 
-tests/test_errors.py covers the construction-time checks of the core transforms; this file
-covers integer and boolean parameters, mismatched trees, missing parameters, and the
+tests/properties/test_errors.py covers the construction-time checks of the core transforms;
+this file covers integer and boolean parameters, mismatched trees, missing parameters, and the
 wrappers' arguments.
 """
 
@@ -227,7 +227,8 @@ INVALID_WRAPPER_ARGUMENTS = [
     (lambda: gradtx.master_weights(gradtx.sgd), TypeError,
      r"master_weights\(\): inner must be a GradientTransformation"),
     (lambda: gradtx.chain(gradtx.adam), TypeError,
-     r"chain\(\): argument 0 is a function.*gradtx.sgd instead of gradtx.sgd\(0.1\)"),
+     r"chain\(\): argument 0 must be a GradientTransformation.*gradtx\.adam instead of "
+     r"gradtx\.adam\(\.\.\.\)"),
     (lambda: gradtx.named_chain(("a", sgd), ("a", sgd)), ValueError,
      r"named_chain\(\): names must be unique"),
 ]

@@ -2,7 +2,8 @@
 
 jit and eager agree, a second update does not retrace, state keeps its dtypes, vmap over a
 hyperparameter matches separate runs, each case converges on a parabola and on Rosenbrock,
-extra keyword arguments are ignored and init works on shapes only.
+extra keyword arguments are ignored, init works on shapes only, and strict dtype promotion
+gives the bits of the standard rules.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ ids = [c.name for c in CASES]
 
 
 def test_registry_covers_every_public_transform():
-    covered = {c.name for c in CASES} | {"set_to_zero"}  # set_to_zero: tests/test_base.py
+    covered = {c.name for c in CASES} | {"set_to_zero"}  # set_to_zero: tests/unit/test_base.py
     missing = core_factories() - covered
     assert not missing, f"add these to tests/helpers.py CASES: {sorted(missing)}"
 
@@ -64,6 +65,28 @@ DTYPES = [jnp.bfloat16, jnp.float16, jnp.float32, jnp.complex64]
 @pytest.mark.parametrize("case", CASES, ids=ids)
 def test_dtypes_are_stable(case, dtype):
     _check_dtypes(case, dtype)
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.complex64], ids=lambda d: jnp.dtype(d).name)
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_strict_promotion_gives_the_bits_of_the_standard_rules(case, dtype):
+    # The suite runs under strict promotion (tests/conftest.py); gradtx casts explicitly so
+    # that users who do not opt in get exactly what they got before.
+    params = example_params(dtype)
+
+    def run(mode):
+        with jax.numpy_dtype_promotion(mode):
+            tx = case.make(case.h)
+            step = jax.jit(tx.update)
+            state = tx.init(params)
+            out = []
+            for k in range(2):
+                updates, state = step(example_grads(k, params), state, params)
+                out.append(updates)
+            return numeric_leaves((out, state))
+
+    for a, b in zip(run("strict"), run("standard"), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)

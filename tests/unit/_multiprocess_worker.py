@@ -1,8 +1,8 @@
-"""One of the two processes of tests/test_multiprocess.py.
+"""One of the two processes of tests/unit/test_multiprocess.py.
 
-``python tests/_multiprocess_worker.py PROCESS_ID PORT OUT_DIR`` with
+``python tests/unit/_multiprocess_worker.py PROCESS_ID PORT OUT_DIR`` with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=4``: joins a 2-process JAX cluster on
-127.0.0.1:PORT (CPU collectives over gloo), trains the MLP of tests/_sharding_worker.py
+127.0.0.1:PORT (CPU collectives over gloo), trains the MLP of tests/unit/_sharding_worker.py
 data-parallel over the 8 devices of both processes with the optimizer state split over the
 data axis (ZeRO-1), saves and restores a checkpoint of that state, and writes its final
 parameters to ``OUT_DIR/params_<PROCESS_ID>.npz``. Importing this module does nothing.
@@ -36,7 +36,7 @@ def run(process_id: int, out: pathlib.Path) -> None:
     from jax.sharding import NamedSharding, PartitionSpec as P
 
     import gradtx
-    from tests._sharding_worker import make_problem, train
+    from tests.unit._sharding_worker import make_problem, train
 
     assert jax.process_count() == 2 and jax.device_count() == 8
     assert jax.local_device_count() == 4

@@ -58,7 +58,7 @@ def test_the_state_holds_exactly_one_accumulator_per_parameter():
 
 
 def test_inner_schedules_count_optimizer_steps_not_micro_steps():
-    tx = gradtx.MultiSteps(gradtx.sgd(lambda k: 1.0 / (1.0 + k)), every_k_schedule=2)
+    tx = gradtx.MultiSteps(gradtx.sgd(lambda k: 1.0 / (1.0 + k.astype(float))), every_k_schedule=2)
     state = tx.init(jnp.zeros(1))
     outputs = []
     for g in [1.0, 3.0, 2.0, 4.0, 5.0, 7.0]:

@@ -1,7 +1,7 @@
 """gradtx.sharding on a mesh of 8 host CPU devices.
 
 jax fixes its device count at import, so the sharded runs happen in one subprocess started
-with ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` (tests/_sharding_worker.py); it
+with ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` (tests/unit/_sharding_worker.py); it
 reports the shardings it saw and saves every run's parameters, and the tests below check
 them. The single-device reference runs in that process too, on one of its devices.
 """
@@ -22,7 +22,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P, SingleDeviceSharding
 
 import gradtx
 
-ROOT = pathlib.Path(__file__).parents[1]
+ROOT = pathlib.Path(__file__).parents[2]
 TIMEOUT = 240
 
 
@@ -32,7 +32,7 @@ def worker(tmp_path_factory):
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
            "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)}  # fmt: skip
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "_sharding_worker.py"), str(out)],
+        [sys.executable, str(ROOT / "tests" / "unit" / "_sharding_worker.py"), str(out)],
         env=env,
         cwd=ROOT,
         capture_output=True,

@@ -1,6 +1,6 @@
-"""Runs the sharded-training checks of tests/test_sharding.py on 8 host CPU devices.
+"""Runs the sharded-training checks of tests/unit/test_sharding.py on 8 host CPU devices.
 
-Run as ``python tests/_sharding_worker.py OUT_DIR`` with
+Run as ``python tests/unit/_sharding_worker.py OUT_DIR`` with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` in the environment (jax reads it once,
 at import, which is why this is a separate process). It writes ``OUT_DIR/results.json`` (the
 shardings it saw) and ``OUT_DIR/arrays.npz`` (parameters and losses of every run); the test

@@ -8,7 +8,7 @@ import re
 import jax.numpy as jnp
 import numpy as np
 
-README = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+README = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
 
 
 def test_readme_tour_trains():

@@ -1,5 +1,5 @@
 """gradtx.checkpoint: open format, validation against a template, bit-identical restarts,
-atomic writes. Sharded arrays are covered in tests/test_sharding.py (it needs 8 devices)."""
+atomic writes. Sharded arrays are covered in tests/unit/test_sharding.py (it needs 8 devices)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from gradtx import checkpoint
 
-ROOT = pathlib.Path(__file__).parents[1]
+ROOT = pathlib.Path(__file__).parents[2]
 
 
 def test_sharded_training_example(tmp_path):
