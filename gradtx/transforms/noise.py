@@ -70,7 +70,8 @@ def add_noise(eta: ArrayLike, gamma: ArrayLike, key: int | ArrayLike) -> Gradien
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         count = safe_increment(state.count)
-        std = jnp.sqrt(eta / count.astype(jnp.float32) ** gamma)
+        e, c, g = promote(eta, count.astype(jnp.float32), gamma)
+        std = jnp.sqrt(e / c**g)
         rng_key, sample_key = jax.random.split(state.rng_key)
         leaves, treedef = jax.tree_util.tree_flatten(updates)
         keys = jax.random.split(sample_key, len(leaves))

@@ -105,7 +105,7 @@ def test_a_users_class_with_init_and_update_is_a_transformation():
 
 @pytest.mark.parametrize("bad", [3, "adam", gradtx.sgd])
 def test_objects_without_init_and_update_are_refused(bad):
-    with pytest.raises(TypeError, match="expected a GradientTransformation"):
+    with pytest.raises(TypeError, match="argument 0 must be a GradientTransformation"):
         gradtx.chain(bad)
     with pytest.raises(TypeError, match="inner must be a GradientTransformation"):
         gradtx.masked(bad, {"w": True})
