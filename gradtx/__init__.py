@@ -121,6 +121,7 @@ from gradtx.stopping import (
 from gradtx.transforms import (
     AddDecayedWeightsState as AddDecayedWeightsState,
     AddNoiseState as AddNoiseState,
+    DampedTraceState as DampedTraceState,
     EmaState as EmaState,
     ReduceLROnPlateauState as ReduceLROnPlateauState,
     ScaleByAdamState as ScaleByAdamState,
@@ -199,6 +200,7 @@ __all__ = [
     "ArrayLike",
     "BacktrackingLinesearchInfo",
     "DTypeLike",
+    "DampedTraceState",
     "EarlyStopping",
     "EarlyStoppingState",
     "EmaParamsState",

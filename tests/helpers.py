@@ -154,6 +154,8 @@ CASES: list[Case] = [
     _opt("sgd", gradtx.sgd, 0.1, (0.01, 0.05, 0.1)),
     _opt("sgd_momentum", lambda h: gradtx.sgd(h, momentum=0.9), 0.02, (0.01, 0.02, 0.05),
          parabola_lr=0.02, rosenbrock_lr=2e-4),
+    _opt("sgd_dampening", lambda h: gradtx.sgd(h, momentum=0.9, dampening=0.5), 0.02,
+         (0.01, 0.02, 0.05), parabola_lr=0.02, rosenbrock_lr=2e-4),
     _opt("sgd_nesterov", lambda h: gradtx.sgd(h, momentum=0.9, nesterov=True), 0.02,
          (0.01, 0.02, 0.05), parabola_lr=0.02, rosenbrock_lr=2e-4),
     _opt("heavy_ball", lambda h: gradtx.heavy_ball(h, 0.9), 0.02, (0.01, 0.02, 0.05),

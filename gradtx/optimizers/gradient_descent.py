@@ -35,10 +35,12 @@ def sgd(
         \theta_k = \theta_{k-1} - \eta_k \begin{cases} g_k + \beta t_k & \text{nesterov}\\
         t_k & \text{otherwise} \end{cases}
 
-    which is ``torch.optim.SGD`` (for ``dampening > 0`` torch starts the buffer at
-    :math:`g_1`, gradtx at :math:`(1-d) g_1`). ``dampening=momentum`` gives the lectures'
-    moving-average form :math:`m \leftarrow \beta m + (1-\beta) g`; :func:`heavy_ball` gives
-    the lectures' :math:`v \leftarrow \alpha v - \varepsilon g` form.
+    except that the first gradient enters the buffer whole, :math:`t_1 = g_1`, as in
+    ``torch.optim.SGD``, which this equals step for step (``dampening > 0`` uses
+    :func:`gradtx.trace` with ``dampen_first_step=False``). ``dampening=momentum`` gives the
+    lectures' moving-average form :math:`m \leftarrow \beta m + (1-\beta) g` from the
+    second step on; :func:`heavy_ball` gives the lectures' :math:`v \leftarrow \alpha v -
+    \varepsilon g` form.
 
     Args:
         learning_rate: :math:`\eta \ge 0`, a number, array, traced value or schedule.
@@ -67,9 +69,16 @@ def sgd(
     """
     _checks.learning_rate("sgd", learning_rate)
     _checks.unit_interval("sgd", momentum=momentum)
+    # With dampening, torch.optim.SGD's first step; without, Optax's sgd and its TraceState.
+    damping = {} if _checks.is_static_zero(dampening) else {"dampen_first_step": False}
     return chain(
         momentum_or_identity(
-            "sgd", momentum, nesterov, accumulator_dtype=accumulator_dtype, dampening=dampening
+            "sgd",
+            momentum,
+            nesterov,
+            accumulator_dtype=accumulator_dtype,
+            dampening=dampening,
+            **damping,
         ),
         scale_by_learning_rate(learning_rate),
     )

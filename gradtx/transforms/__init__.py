@@ -29,6 +29,7 @@ from gradtx.transforms.constraints import (
     keep_params_nonnegative as keep_params_nonnegative,
 )
 from gradtx.transforms.momentum import (
+    DampedTraceState as DampedTraceState,
     EmaState as EmaState,
     TraceState as TraceState,
     ema as ema,
@@ -60,6 +61,7 @@ from gradtx.transforms.scaling import (
 __all__ = [
     "AddDecayedWeightsState",
     "AddNoiseState",
+    "DampedTraceState",
     "EmaState",
     "ReduceLROnPlateauState",
     "ScaleByAdamState",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -19,12 +20,19 @@ from gradtx.transforms._common import (
     slot_like,
 )
 
-__all__ = ["EmaState", "TraceState", "ema", "trace"]
+__all__ = ["DampedTraceState", "EmaState", "TraceState", "ema", "trace"]
 
 
 class TraceState(NamedTuple):
     """State of :func:`trace`: the momentum buffer."""
 
+    trace: Updates
+
+
+class DampedTraceState(NamedTuple):
+    """State of :func:`trace` with ``dampen_first_step=False``: the step count and the buffer."""
+
+    count: jax.Array  # int32 scalar
     trace: Updates
 
 
@@ -34,6 +42,7 @@ def trace(
     accumulator_dtype: DTypeLike | None = None,
     *,
     dampening: ArrayLike = 0.0,
+    dampen_first_step: bool = True,
 ) -> GradientTransformation:
     r"""Momentum: accumulates a decaying sum of past updates.
 
@@ -51,16 +60,20 @@ def trace(
       :math:`m \leftarrow \beta m + (1 - \beta) g` (without bias correction; see :func:`ema`).
 
     ``torch.optim.SGD`` with ``dampening > 0`` starts its buffer at :math:`g_1` instead of
-    :math:`(1-d) g_1`; gradtx follows the formula above on every step.
+    :math:`(1-d) g_1`: ``dampen_first_step=False`` does the same (and :func:`gradtx.sgd` uses
+    it), with a step count in the state (:class:`DampedTraceState`).
 
     Args:
         decay: the momentum :math:`\beta \in [0, 1)`.
         nesterov: use Nesterov's accelerated (look-ahead) update.
         accumulator_dtype: dtype of the buffer (default: the parameters' dtype).
         dampening: :math:`d \in [0, 1]`, the fraction of the new update left out of the buffer.
+        dampen_first_step: whether the first update is dampened too (the formula above);
+            ``False`` is ``torch.optim.SGD``: :math:`t_1 = g_1`.
 
     Returns:
-        The transformation, with state :class:`TraceState`.
+        The transformation, with state :class:`TraceState` (:class:`DampedTraceState` when
+        ``dampen_first_step=False``).
 
     Example:
         >>> import jax.numpy as jnp
@@ -75,21 +88,30 @@ def trace(
     _checks.check_range("trace", "dampening", dampening, 0.0, 1.0)
 
     def init_fn(params):
-        return TraceState(trace=slot_like(params, accumulator_dtype))
+        buffer = slot_like(params, accumulator_dtype)
+        if dampen_first_step:
+            return TraceState(trace=buffer)
+        return DampedTraceState(count=jnp.zeros([], jnp.int32), trace=buffer)
 
-    def leaf(g, t):
+    def leaf(first, g, t):
         g = jnp.asarray(g)
         gc = upcast(g)
         beta, damp = as_real(decay, gc), as_real(dampening, gc)
         beta, take, gc = promote(beta, 1 - damp, gc)  # a real decay with complex updates
+        if first is not None:  # torch.optim.SGD: the first update enters the buffer whole
+            take = jnp.where(first, jnp.ones_like(take), take)
         new_t = beta * t.astype(gc.dtype) + take * gc
         u = gc + beta * new_t if nesterov else new_t
         return u.astype(g.dtype), new_t.astype(t.dtype)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        updates, new_trace = map_leaves(leaf, 2, updates, state.trace)
-        return updates, TraceState(trace=new_trace)
+        if dampen_first_step:
+            updates, new_trace = map_leaves(functools.partial(leaf, None), 2, updates, state.trace)
+            return updates, TraceState(trace=new_trace)
+        first = state.count == 0
+        updates, new_trace = map_leaves(functools.partial(leaf, first), 2, updates, state.trace)
+        return updates, DampedTraceState(count=safe_increment(state.count), trace=new_trace)
 
     return GradientTransformation(init_fn, update_fn)
 

@@ -352,10 +352,6 @@ def test_chain_matches_optax():
 # --- torch.optim ------------------------------------------------------------------------------
 #
 # Not compared, because the algorithms are defined differently:
-# * torch.optim.SGD with dampening > 0 starts its buffer at g_1 and applies (1 - d) only from
-#   the second step, while gradtx's buffer is (1 - d) g_1 from the first step on; the
-#   trajectories differ from step 1 (test_torch_sgd_dampening_differs_on_the_first_step pins
-#   down exactly how), so the comparison runs with dampening=0 only.
 # * torch.optim.NAdam multiplies beta_1 by a momentum-decay schedule
 #   mu_t = beta_1 (1 - 0.5 * 0.96^(t psi)) (psi = 0.004) and debiases with the product of the
 #   mu_t; gradtx.nadam is Optax's (Dozat's) NAdam without that schedule. NAdam(decoupled_weight
@@ -387,6 +383,13 @@ TORCH_CASES = [
                  lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.0,
                                            nesterov=True),
                  id="sgd-nesterov"),
+    # torch starts a dampened buffer at g_1; gradtx.sgd does too (trace(dampen_first_step=False)).
+    pytest.param(lambda: gradtx.sgd(0.1, 0.9, dampening=0.3),
+                 lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.3),
+                 id="sgd-dampening"),
+    pytest.param(lambda: gradtx.sgd(0.1, 0.9, dampening=0.9),
+                 lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.9),
+                 id="sgd-dampening-ema"),
     # torch's weight_decay in SGD and Adam is an L2 term added to the gradient.
     pytest.param(lambda: gradtx.chain(gradtx.add_l2_regularization(0.01), gradtx.sgd(0.1, 0.9)),
                  lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01),
@@ -443,8 +446,8 @@ def test_optimizer_matches_torch(make_gradtx, make_torch):
 
 
 @pytest.mark.usefixtures("torch_float32")
-def test_torch_sgd_dampening_differs_on_the_first_step():
-    """The documented difference: torch's first buffer is g_1, gradtx's is (1 - d) g_1."""
+def test_sgd_dampening_takes_the_first_gradient_whole_as_torch_does():
+    """torch's first buffer is g_1; trace's own default rule gives (1 - d) g_1."""
     lr, momentum, dampening = 0.1, 0.9, 0.3
     params = _initial_params()
     grads = _gradients(1)[0]
@@ -457,13 +460,18 @@ def test_torch_sgd_dampening_differs_on_the_first_step():
     optimizer.step()
     torch_params = {name: p.detach().numpy().copy() for name, p in tparams.items()}
 
-    tx = gradtx.sgd(lr, momentum, dampening=dampening)
-    updates, _ = jax.jit(tx.update)(grads, tx.init(params), params)
-    gradtx_params = gradtx.apply_updates(params, updates)
+    def one_step(tx):
+        updates, _ = jax.jit(tx.update)(grads, tx.init(params), params)
+        return gradtx.apply_updates(params, updates)
 
     def descend(factor):
         return {n: params[n] - np.float32(factor * lr) * grads[n] for n in params}
 
     scale = _max_abs(params)
+    sgd = one_step(gradtx.sgd(lr, momentum, dampening=dampening))
+    dampened = one_step(
+        gradtx.chain(gradtx.trace(momentum, dampening=dampening), gradtx.scale(-lr))
+    )
     _assert_tree_close(torch_params, descend(1.0), "torch params", 0, scale)
-    _assert_tree_close(gradtx_params, descend(1.0 - dampening), "gradtx params", 0, scale)
+    _assert_tree_close(sgd, descend(1.0), "gradtx.sgd params", 0, scale)
+    _assert_tree_close(dampened, descend(1.0 - dampening), "gradtx.trace params", 0, scale)

@@ -166,12 +166,14 @@ class TrustRatio(Ref):
 class Trace(Ref):
     """Momentum buffer t = beta t + (1 - d) g; u = t, or g + beta t (Nesterov)."""
 
-    def __init__(self, beta, nesterov=False, dampening=0.0):
+    def __init__(self, beta, nesterov=False, dampening=0.0, dampen_first_step=True):
         self.beta, self.nesterov, self.d = f32(beta), nesterov, f32(dampening)
-        self.t = np.zeros(N)
+        self.t, self.k, self.dampen_first = np.zeros(N), 0, dampen_first_step
 
     def update(self, g, w):
-        self.t = self.beta * self.t + (1 - self.d) * g
+        # torch.optim.SGD's rule (dampen_first_step=False): the first g enters whole.
+        take = 1.0 if self.k == 0 and not self.dampen_first else 1 - self.d
+        self.t, self.k = self.beta * self.t + take * g, self.k + 1
         return g + self.beta * self.t if self.nesterov else self.t
 
 
@@ -456,6 +458,7 @@ RMS_STATE = (gradtx.ScaleByRmsState, {"count": "k", "nu": "r"})
 RSTD_STATE = (gradtx.ScaleByRStdDevState, {"count": "k", "mu": "m", "nu": "r"})
 RSS_STATE = (gradtx.ScaleByRssState, {"sum_of_squares": "r"})
 TRACE_STATE = (gradtx.TraceState, {"trace": "t"})
+DAMPED_TRACE_STATE = (gradtx.DampedTraceState, {"count": "k", "trace": "t"})
 SCHEDULE_STATE = (gradtx.ScaleByScheduleState, {"count": "k"})
 
 # fmt: off
@@ -485,6 +488,9 @@ TRANSFORMS = [
     Case("trace_nesterov_dampening", lambda: gradtx.trace(0.9, nesterov=True, dampening=0.3),
          lambda: Trace(0.9, nesterov=True, dampening=0.3), TRACE_STATE),
     # dampening = decay is the lectures' moving average m <- beta m + (1 - beta) g.
+    Case("trace_dampening_torch", lambda: gradtx.trace(0.9, dampening=0.3,
+                                                       dampen_first_step=False),
+         lambda: Trace(0.9, dampening=0.3, dampen_first_step=False), DAMPED_TRACE_STATE),
     Case("trace_dampening_is_ema", lambda: gradtx.trace(0.8, dampening=0.8),
          lambda: Ema(0.8, debias=False), (gradtx.TraceState, {"trace": "m"})),
     Case("ema", lambda: gradtx.ema(0.9), lambda: Ema(0.9),
@@ -580,9 +586,11 @@ OPTIMIZERS = [
     Case("sgd_nesterov", lambda: gradtx.sgd(0.05, 0.9, nesterov=True),
          lambda: Chain(Trace(0.9, nesterov=True), LR(0.05)), TRACE_STATE),
     Case("sgd_dampening", lambda: gradtx.sgd(0.05, 0.9, dampening=0.3),
-         lambda: Chain(Trace(0.9, dampening=0.3), LR(0.05)), TRACE_STATE),
-    Case("sgd_dampening_is_ema", lambda: gradtx.sgd(0.05, 0.9, dampening=0.9),
-         lambda: Chain(Ema(0.9, debias=False), LR(0.05)), (gradtx.TraceState, {"trace": "m"})),
+         lambda: Chain(Trace(0.9, dampening=0.3, dampen_first_step=False), LR(0.05)),
+         DAMPED_TRACE_STATE),
+    Case("sgd_nesterov_dampening", lambda: gradtx.sgd(0.05, 0.9, True, dampening=0.9),
+         lambda: Chain(Trace(0.9, True, dampening=0.9, dampen_first_step=False), LR(0.05)),
+         DAMPED_TRACE_STATE),
     Case("sgd_momentum_schedule", lambda: gradtx.sgd(lr_schedule, 0.9),
          lambda: Chain(Trace(0.9), LR(lr_schedule)), TRACE_STATE),
     Case("heavy_ball", lambda: gradtx.heavy_ball(0.05, 0.9), lambda: HeavyBall(0.05, 0.9),
@@ -685,6 +693,9 @@ MISMATCHES = {
     "scale_by_trust_ratio_options": ("scale_by_trust_ratio_options", TrustRatio),
     "trace_nesterov": ("trace_nesterov", lambda: Trace(0.9)),
     "trace_dampening": ("trace_dampening", lambda: Trace(0.9)),
+    "sgd_dampening_first_step": (
+        "sgd_dampening", lambda: Chain(Trace(0.9, dampening=0.3), LR(0.05))
+    ),
     "ema_debias": ("ema", lambda: Ema(0.9, debias=False)),
     "scale_by_adam_nesterov": ("scale_by_adam_nesterov", Adam),
     "scale_by_adam_eps_root": ("scale_by_adam_eps_root", lambda: Adam(0.8, 0.9, 0.1)),
