@@ -52,8 +52,10 @@ import json
 import os
 import pathlib
 import shutil
+import struct
 import uuid
 import zipfile
+import zlib
 from typing import Any
 
 import jax
@@ -246,8 +248,8 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
             "never read."
         )
     try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"checkpoint: {path} is not valid JSON: {e}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ValueError(f"checkpoint: {path} is not a gradtx checkpoint manifest.")
@@ -256,7 +258,38 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
             f"checkpoint: {directory} has format version {manifest['format_version']}; this "
             f"gradtx reads versions up to {FORMAT_VERSION}. Upgrade gradtx."
         )
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise ValueError(f"checkpoint: {path} is damaged: {problem}.")
     return manifest
+
+
+def _manifest_problem(manifest: dict[str, Any]) -> str | None:
+    """What is wrong with a parsed manifest's fields, or None."""
+    if not isinstance(manifest.get("treedef"), str):
+        return "no 'treedef' string"
+    if not isinstance(manifest.get("arrays_bytes"), int):
+        return "no 'arrays_bytes' integer"
+    leaves = manifest.get("leaves")
+    if not isinstance(leaves, list):
+        return "no 'leaves' list"
+    for i, entry in enumerate(leaves):
+        if not isinstance(entry, dict):
+            return f"leaf {i} is not an object"
+        for key in ("path", "array", "dtype"):
+            if not isinstance(entry.get(key), str):
+                return f"leaf {i} has no '{key}' string"
+        shape = entry.get("shape")
+        if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+            return f"leaf {i} has no 'shape' list of sizes"
+        is_key = entry.get("kind") == "prng_key"
+        if any(is_key != isinstance(entry.get(k), str) for k in ("key_dtype", "impl")):
+            return f"leaf {i} has a damaged kind, key_dtype or impl"
+        try:
+            jnp.dtype(entry["dtype"])
+        except TypeError:
+            return f"leaf {i} has an unknown dtype"
+    return None
 
 
 def _expected(path: str, leaf: Any) -> dict[str, Any]:
@@ -317,6 +350,24 @@ def _place(arr: np.ndarray, entry: dict[str, Any], leaf: Any) -> Any:
     return jax.make_array_from_callback(arr.shape, sharding, lambda index: arr[index])
 
 
+# What zipfile and numpy raise on a damaged .npz: besides BadZipFile, a flipped byte in a
+# header's version, flag or compression fields gives NotImplementedError (e.g. "That
+# compression method is not supported") or RuntimeError (an "encrypted" flag); damaged
+# lengths give struct.error, EOFError or OverflowError; damaged deflate data zlib.error.
+_DAMAGED_ZIP = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    NotImplementedError,
+    OverflowError,
+    RuntimeError,
+    struct.error,
+    zipfile.BadZipFile,
+    zlib.error,
+)
+
+
 def restore(directory: str | os.PathLike[str], like: Any) -> Any:
     """Reads the checkpoint at ``directory`` into the structure of ``like``.
 
@@ -336,7 +387,7 @@ def restore(directory: str | os.PathLike[str], like: Any) -> Any:
     Raises:
         FileNotFoundError: there is no complete checkpoint at ``directory``.
         ValueError: the checkpoint does not match the template (the message lists every key
-            path that differs), or its array file is damaged.
+            path that differs), or one of its files is damaged (the message names it).
 
     Example:
         >>> import tempfile
@@ -374,7 +425,8 @@ def restore(directory: str | os.PathLike[str], like: Any) -> Any:
     by_path = {e["path"]: e for e in saved}
     leaves = []
     try:
-        with np.load(arrays_path, allow_pickle=False) as npz:
+        # Opened here, so that a file np.load fails to parse is closed all the same.
+        with open(arrays_path, "rb") as f, np.load(f, allow_pickle=False) as npz:
             for (_, leaf), want in zip(flat, wanted, strict=True):
                 entry = by_path[want["path"]]
                 arr = npz[entry["array"]]
@@ -382,6 +434,6 @@ def restore(directory: str | os.PathLike[str], like: Any) -> Any:
                 if arr.dtype != dtype:
                     arr = arr.view(dtype)
                 leaves.append(_place(arr.reshape(entry["shape"]), entry, leaf))
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as e:
+    except _DAMAGED_ZIP as e:
         raise ValueError(f"checkpoint.restore(): cannot read {arrays_path}: {e}") from e
     return jax.tree_util.tree_unflatten(treedef, leaves)
