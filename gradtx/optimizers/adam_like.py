@@ -119,7 +119,8 @@ def adamw(
         eps: :math:`\epsilon \ge 0`.
         eps_root: :math:`\epsilon_{root} \ge 0`.
         mu_dtype: dtype of the first moment.
-        weight_decay: :math:`\lambda \ge 0`, a number, array, traced value or schedule.
+        weight_decay: :math:`\lambda` (any real number, as in Optax), a number, array, traced
+            value or schedule.
         mask: which leaves to decay (see :func:`gradtx.add_decayed_weights`).
         nesterov: NAdamW's Nesterov momentum.
         nu_dtype: dtype of the second moment (default: the real dtype of the parameters).
@@ -208,7 +209,8 @@ def nadamw(
         eps: :math:`\epsilon \ge 0`.
         eps_root: :math:`\epsilon_{root} \ge 0`.
         mu_dtype: dtype of the first moment.
-        weight_decay: :math:`\lambda \ge 0`, a number, array, traced value or schedule.
+        weight_decay: :math:`\lambda` (any real number, as in Optax), a number, array, traced
+            value or schedule.
         mask: which leaves to decay.
         nesterov: keep ``True``; ``False`` is :func:`adamw`.
         nu_dtype: dtype of the second moment (default: the real dtype of the parameters).

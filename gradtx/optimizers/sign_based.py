@@ -38,7 +38,8 @@ def lion(
         b1: :math:`\beta_1 \in [0, 1)`.
         b2: :math:`\beta_2 \in [0, 1)`.
         mu_dtype: dtype of the momentum.
-        weight_decay: :math:`\lambda \ge 0`, a number, array, traced value or schedule.
+        weight_decay: :math:`\lambda` (any real number, as in Optax), a number, array, traced
+            value or schedule.
         mask: which leaves to decay.
 
     Returns:

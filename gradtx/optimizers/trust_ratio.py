@@ -45,7 +45,8 @@ def lamb(
         b2: :math:`\beta_2 \in [0, 1)`.
         eps: :math:`\epsilon \ge 0`.
         eps_root: :math:`\epsilon_{root} \ge 0`.
-        weight_decay: :math:`\lambda \ge 0`, a number, array, traced value or schedule.
+        weight_decay: :math:`\lambda` (any real number, as in Optax), a number, array, traced
+            value or schedule.
         mask: which leaves to decay.
         mu_dtype: dtype of the first moment (default: the parameters' dtype).
         nu_dtype: dtype of the second moment (default: the real dtype of the parameters).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -44,9 +45,10 @@ def _add_param_term(
     strength: ScalarOrSchedule,
     mask: Mask | None,
     term: Callable[[jax.Array], jax.Array],
+    low: float = 0.0,
 ) -> GradientTransformation:
     """``u + strength * term(w)`` on the leaves selected by ``mask``."""
-    _checks.check_range(fn, arg_name, strength, 0.0)
+    _checks.check_range(fn, arg_name, strength, low)
     scheduled = callable(strength)
 
     def init_fn(params):
@@ -88,7 +90,8 @@ def add_decayed_weights(
     :math:`\frac{\lambda}{2}\|w\|^2` (see :func:`add_l2_regularization`).
 
     Args:
-        weight_decay: :math:`\lambda \ge 0`, a number, array, traced value or schedule.
+        weight_decay: :math:`\lambda`, a number, array, traced value or schedule; usually
+            positive, but any real number is accepted, as in Optax (NaN is refused).
         mask: which leaves to decay, in any form :func:`gradtx.masked` accepts: a tree of
             booleans with the params' structure (or a prefix of it, and the booleans may be
             traced), a callable ``params -> tree``, glob patterns on the ``/``-joined key paths
@@ -105,7 +108,10 @@ def add_decayed_weights(
         >>> tx.update({"w": jnp.zeros(1), "b": jnp.zeros(1)}, tx.init(p), p)[0]
         {'b': Array([0.], dtype=float32), 'w': Array([0.2], dtype=float32)}
     """
-    return _add_param_term("add_decayed_weights", "weight_decay", weight_decay, mask, lambda w: w)
+    # Any real weight decay, as in Optax (a negative one pulls weights away from zero).
+    return _add_param_term(
+        "add_decayed_weights", "weight_decay", weight_decay, mask, lambda w: w, low=-math.inf
+    )
 
 
 def add_l2_regularization(

@@ -292,6 +292,7 @@ OPTAX_TRANSFORMS = [
     _same("add_decayed_weights-mask", "add_decayed_weights", 0.1, _MASK),
     _same("add_decayed_weights-mask-fn", "add_decayed_weights", 0.1, _mask_fn),
     _same("add_decayed_weights-schedule", "add_decayed_weights", _schedule),
+    _same("add_decayed_weights-negative", "add_decayed_weights", -0.1),
     _same("add_noise", "add_noise", 0.01, 0.55, key=42, reference_dtype=jnp.float32),
 ]
 
@@ -309,6 +310,7 @@ OPTAX_OPTIMIZERS = [
           centered=True, momentum=0.5, nesterov=True, bias_correction=True),
     _same("adam", "adam", 1e-2),
     _same("adamw", "adamw", 1e-2, weight_decay=0.1),
+    _same("adamw-negative-decay", "adamw", 1e-2, weight_decay=-0.1),
     _same("adamw-schedules", "adamw", _schedule, weight_decay=_schedule),
     _same("nadam", "nadam", 1e-2),
     _same("nadamw", "nadamw", 1e-2, weight_decay=0.1),

@@ -559,6 +559,8 @@ TRANSFORMS = [
     Case("clip_by_block_rms", lambda: gradtx.clip_by_block_rms(1.0), lambda: ClipBlockRms(1.0)),
     Case("add_decayed_weights", lambda: gradtx.add_decayed_weights(0.1),
          lambda: Penalty(0.1)),
+    Case("add_decayed_weights_negative", lambda: gradtx.add_decayed_weights(-0.1),
+         lambda: Penalty(-0.1)),
     Case("add_decayed_weights_mask", lambda: gradtx.add_decayed_weights(0.1, mask=MASK),
          lambda: Penalty(0.1, mask=MASK)),
     Case("add_decayed_weights_schedule_callable_mask",
