@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -39,9 +40,10 @@ def check_range(
     arr = concrete(value)
     if arr is None:
         return
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+    # jnp.issubdtype knows the ml_dtypes floats (bfloat16, float8...) that NumPy does not.
+    if arr.dtype == object or not jnp.issubdtype(arr.dtype, jnp.number):
         raise TypeError(f"{fn}(): {name} must be a number or an array, got {value!r}.")
-    arr = np.real(arr)
+    arr = np.real(arr).astype(np.float64)
     below = arr <= low if low_open else arr < low
     above = arr >= high if high_open else arr > high
     if np.any(np.isnan(arr)) or np.any(below) or np.any(above):

@@ -66,8 +66,19 @@ def fn_kwargs(fn: Callable[..., Any], extra_args: dict[str, Any]) -> dict[str, A
     return {k: v for k, v in extra_args.items() if k in names}
 
 
-def objective(fn_name: str, value_fn: Any, extra_args: dict[str, Any]) -> Callable[[Any], Any]:
-    """``params -> value_fn(params, **kwargs)``, or a clear error when ``value_fn`` is missing."""
+def cond_print(pred: jax.Array, fmt: str, **values: Any) -> None:
+    """``jax.debug.print(fmt, **values)`` when ``pred`` holds (works under jit and vmap)."""
+    jax.lax.cond(pred, lambda: jax.debug.print(fmt, **values), lambda: None)
+
+
+def objective(
+    fn_name: str, value_fn: Any, extra_args: dict[str, Any], *, strict: bool = False
+) -> Callable[[Any], Any]:
+    """``params -> value_fn(params, **kwargs)``, or a clear error when ``value_fn`` is missing.
+
+    With ``strict`` (the line searches, as Optax's), an entry of ``extra_args`` that
+    ``value_fn`` does not take raises ``TypeError``; otherwise it is left out.
+    """
     if value_fn is None:
         raise ValueError(
             f"{fn_name}: update() needs the objective as a keyword argument: "
@@ -77,6 +88,15 @@ def objective(fn_name: str, value_fn: Any, extra_args: dict[str, Any]) -> Callab
     if not callable(value_fn):
         raise TypeError(f"{fn_name}: value_fn must be callable, got {value_fn!r}.")
     kwargs = fn_kwargs(value_fn, extra_args)
+    unused = sorted(set(extra_args) - set(kwargs))
+    if strict and unused:
+        # As Optax: a keyword value_fn does not take is a typo or a wrong objective, and
+        # dropping it silently would optimise a different function than the one meant.
+        raise TypeError(
+            f"{fn_name}: Unexpected keyword arguments {unused} for value_fn {value_fn!r}: "
+            "update() passes its extra keyword arguments to value_fn, which does not take "
+            "these."
+        )
     return lambda p: value_fn(p, **kwargs)
 
 
@@ -259,7 +279,7 @@ def linesearch_transformation(
 
     def update_fn(updates, state, params=None, *, value=None, grad=None, value_fn=None, **extra):
         requires_params(fn_name, params)
-        f = objective(fn_name, value_fn, extra)
+        f = objective(fn_name, value_fn, extra, strict=True)
         dtype = state.learning_rate.dtype
         value0, slope0, grad0 = value_and_slope(f, params, updates, value, grad, store_grad, dtype)
         result = search(Line(f, params, updates, value0, slope0, grad0, dtype), state)
@@ -309,6 +329,17 @@ def find_linesearch_state(state: Any, last_only: bool = False) -> Any:
     return None
 
 
+def _all_linesearch_states(state: Any) -> list[Any]:
+    """Every line-search state inside ``state`` (tuples and dicts are searched)."""
+    if is_linesearch_state(state):
+        return [state]
+    if isinstance(state, dict):
+        state = tuple(state.values())
+    if not isinstance(state, tuple):
+        return []
+    return [found for member in state for found in _all_linesearch_states(member)]
+
+
 def value_and_grad_from_state(
     value_fn: Callable[..., Any],
 ) -> Callable[..., tuple[jax.Array, Updates]]:
@@ -327,7 +358,8 @@ def value_and_grad_from_state(
 
     Returns:
         ``value_and_grad(params, *args, state, **kwargs) -> (value, grad)``; it raises
-        ``ValueError`` when ``state`` holds no line search that stores gradients.
+        ``ValueError`` when ``state`` holds no line search that stores gradients, and
+        ``KeyError`` (as Optax) when it holds more than one line search.
 
     Example:
         >>> import jax.numpy as jnp
@@ -344,7 +376,14 @@ def value_and_grad_from_state(
     """
 
     def value_and_grad(params: Params, *args: Any, state: Any, **kwargs: Any):
-        found = find_linesearch_state(state)
+        states = _all_linesearch_states(state)
+        if len(states) > 1:
+            # As Optax: which stored value belongs to ``params`` would be a guess.
+            raise KeyError(
+                f"value_and_grad_from_state: {len(states)} line-search states in state; "
+                "keep one line search in the chain."
+            )
+        found = states[0] if states and states[0].grad is not None else None
         if found is None:
             raise ValueError(
                 "value_and_grad_from_state: no line-search state with a stored gradient in "

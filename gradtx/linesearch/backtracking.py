@@ -19,6 +19,7 @@ from gradtx.linesearch._common import (
     along,
     cast_like,
     check_count,
+    cond_print,
     linesearch_state,
     linesearch_transformation,
 )
@@ -68,6 +69,7 @@ def scale_by_backtracking_linesearch(
     atol: ArrayLike = 0.0,
     rtol: ArrayLike = 0.0,
     store_grad: bool = False,
+    verbose: bool = False,
 ) -> GradientTransformation:
     r"""Backtracking line search for sufficient decrease (the Armijo condition).
 
@@ -85,16 +87,19 @@ def scale_by_backtracking_linesearch(
 
     Args:
         max_backtracking_steps: the most objective evaluations per search (>= 1).
-        slope_rtol: :math:`c \in (0, 1)`.
+        slope_rtol: :math:`c \in [0, 1)` (0 accepts any decrease).
         decrease_factor: :math:`\beta \in (0, 1)`.
-        increase_factor: :math:`\gamma \ge 1`; the first trial grows the previous step by it
-            (``inf`` starts every search at ``max_learning_rate``).
+        increase_factor: :math:`\gamma > 0`; the first trial grows the previous step by it
+            (1 keeps it, ``inf`` starts every search at ``max_learning_rate``; below 1, as
+            Optax allows, each search starts from a smaller step than the last).
         max_learning_rate: :math:`t_{\max} > 0`.
         atol: :math:`\epsilon_a \ge 0`.
         rtol: :math:`\epsilon_r \ge 0`.
         store_grad: also compute and store the gradient at the accepted point (one backward
             pass per search), for :func:`~gradtx.value_and_grad_from_state` and
             :func:`~gradtx.minimize`.
+        verbose: print the value, slope, step and decrease error of a failed search (with
+            ``jax.debug.print``, so also under jit), as Optax does.
 
     Returns:
         The transformation; ``update`` takes ``value_fn`` and optionally ``value`` and
@@ -115,11 +120,11 @@ def scale_by_backtracking_linesearch(
     """
     fn = "scale_by_backtracking_linesearch"
     check_count(fn, "max_backtracking_steps", max_backtracking_steps)
-    _checks.check_range(fn, "slope_rtol", slope_rtol, 0.0, 1.0, low_open=True, high_open=True)
+    _checks.check_range(fn, "slope_rtol", slope_rtol, 0.0, 1.0, high_open=True)
     _checks.check_range(
         fn, "decrease_factor", decrease_factor, 0.0, 1.0, low_open=True, high_open=True
     )
-    _checks.check_range(fn, "increase_factor", increase_factor, 1.0)
+    _checks.check_range(fn, "increase_factor", increase_factor, 0.0, low_open=True)
     _checks.check_range(fn, "max_learning_rate", max_learning_rate, 0.0, low_open=True)
     _checks.non_negative(fn, atol=atol, rtol=rtol)
 
@@ -157,6 +162,20 @@ def scale_by_backtracking_linesearch(
         carry = (jnp.zeros([], jnp.int32), t0, value0, jnp.full([], jnp.inf, dtype), line.grad)
         steps, t, new_value, err, new_grad = jax.lax.while_loop(cond, body, carry)
         ok = err <= 0
+        if verbose:
+            cond_print(
+                ~ok,
+                "INFO: gradtx.scale_by_backtracking_linesearch:\n"
+                "Backtracking linesearch failed to find a stepsize ensuring sufficient "
+                "decrease.\nValue at current params: {value},\n"
+                "Slope along update direction: {slope}\nStepsize: {stepsize}\n"
+                "Decrease Error: {decrease_error}",
+                value=value0,
+                slope=slope0,
+                stepsize=t,
+                decrease_error=err,
+            )
+            cond_print(jnp.isinf(err), "Using a stepsize of 0 to avoid infinite or nan values.")
         return SearchResult(
             step=jnp.where(ok, t, 0.0),
             learning_rate=t,

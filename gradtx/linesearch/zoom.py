@@ -19,6 +19,7 @@ from gradtx.linesearch._common import (
     along,
     cast_like,
     check_count,
+    cond_print,
     linesearch_state,
     linesearch_transformation,
     slope,
@@ -72,6 +73,7 @@ class _Point(NamedTuple):
 class _ZoomCarry(NamedTuple):
     count: jax.Array
     phase: jax.Array  # 0: bracketing, 1: zooming, 2: done
+    stop: jax.Array  # why the search ended early: 0 no reason, 1 t_max reached, 2 narrow
     trial: jax.Array  # the next bracketing trial
     lo: _Point  # the best point with sufficient decrease so far (t = 0 at first)
     lo_grad: Any
@@ -79,6 +81,22 @@ class _ZoomCarry(NamedTuple):
 
 
 _BRACKET, _ZOOM, _DONE = 0, 1, 2
+_AT_MAX, _NARROW = 1, 2
+
+# The messages ``verbose=True`` prints when a search fails (Optax's wording, so that code
+# matching on them keeps working).
+FLAG_INTERVAL_NOT_FOUND = (
+    "No interval satisfying curvature condition. "
+    "Consider increasing maximal possible stepsize of the linesearch."
+)
+FLAG_INTERVAL_TOO_SMALL = "Length of searched interval has been reduced below threshold."
+FLAG_CURVATURE_COND_NOT_SATISFIED = (
+    "Returning stepsize with sufficient decrease but curvature condition not satisfied."
+)
+FLAG_NO_STEPSIZE_FOUND = "Linesearch failed, no stepsize satisfying sufficient decrease found."
+FLAG_NOT_A_DESCENT_DIRECTION = (
+    "The linesearch failed because the provided direction is not a descent direction. "
+)
 
 
 def _cubic_min(lo: _Point, hi: _Point) -> jax.Array:
@@ -97,6 +115,26 @@ def _cubic_min(lo: _Point, hi: _Point) -> jax.Array:
     return jnp.where(good, t, 0.5 * (lo.t + hi.t))
 
 
+def _report_failure(out: _ZoomCarry, slope0: jax.Array, curvature_err: jax.Array) -> None:
+    """Prints (``jax.debug.print``) why a zoom search ended without a Wolfe step."""
+    moved = out.lo.t > 0
+    descent = slope0 < 0
+    failed = ~moved | (curvature_err > 0)
+    cond_print(failed & ~moved, FLAG_NO_STEPSIZE_FOUND)
+    cond_print(
+        failed & ~descent,
+        FLAG_NOT_A_DESCENT_DIRECTION + "The slope (={slope}) at stepsize=0 should be negative.",
+        slope=slope0,
+    )
+    cond_print(
+        failed & descent & ~moved & (out.stop == 0),
+        "Consider augmenting the maximal number of linesearch iterations.",
+    )
+    cond_print(failed & (out.stop == _AT_MAX), FLAG_INTERVAL_NOT_FOUND)
+    cond_print(failed & (out.stop == _NARROW), FLAG_INTERVAL_TOO_SMALL)
+    cond_print(failed & moved, FLAG_CURVATURE_COND_NOT_SATISFIED)
+
+
 def scale_by_zoom_linesearch(
     max_linesearch_steps: ArrayLike,
     max_learning_rate: ArrayLike | None = None,
@@ -104,8 +142,10 @@ def scale_by_zoom_linesearch(
     increase_factor: ArrayLike = 2.0,
     slope_rtol: ArrayLike = 1e-4,
     curv_rtol: ArrayLike = 0.9,
+    approx_dec_rtol: ArrayLike | None = 1e-6,
     stepsize_precision: ArrayLike = 1e-5,
     initial_guess_strategy: str = "keep",
+    verbose: bool = False,
 ) -> GradientTransformation:
     r"""Line search for the strong Wolfe conditions (bracketing, then zoom).
 
@@ -121,6 +161,12 @@ def scale_by_zoom_linesearch(
     interpolation (bisection as a fallback). Every trial evaluates the objective and its
     gradient, so the gradient at the accepted point is stored for the next iteration.
 
+    Close to a minimum, where :math:`f` changes by less than its rounding error, the
+    sufficient-decrease test is replaced as in Optax by Hager and Zhang's approximate one,
+    :math:`\langle \nabla f(x + t u), u\rangle \le (2 c_1 - 1)\langle \nabla f(x), u\rangle`,
+    for trials with :math:`f(x + t u) \le f(x) + c_3 |f(x)|` (``approx_dec_rtol``; ``None``
+    keeps the plain test).
+
     When the search runs out of steps, or the bracket becomes narrower than
     ``stepsize_precision`` times its right end, it returns the best step with sufficient
     decrease found so far (0, so no move, if there is none); ``info.curvature_error`` is then
@@ -130,12 +176,16 @@ def scale_by_zoom_linesearch(
         max_linesearch_steps: the most evaluations per search (>= 1).
         max_learning_rate: the largest step tried (``None``: no limit).
         tol: :math:`\epsilon \ge 0`.
-        increase_factor: growth of the trial step while bracketing (> 1).
+        increase_factor: growth of the trial step while bracketing (> 1 to bracket; as in
+            Optax, any positive number is accepted, and one <= 1 only tries smaller steps).
         slope_rtol: :math:`c_1 \in (0, 1)`.
         curv_rtol: :math:`c_2 \in (c_1, 1)`.
+        approx_dec_rtol: :math:`c_3 \ge 0` of the approximate decrease test, or ``None``.
         stepsize_precision: relative width below which the zoom stops (>= 0).
         initial_guess_strategy: ``"keep"`` starts from the previous step (suits gradient
             descent), ``"one"`` from 1 (suits Newton and quasi-Newton directions).
+        verbose: print why a search failed (with ``jax.debug.print``, so also under jit),
+            using Optax's messages (``FLAG_*`` in this module).
 
     Returns:
         The transformation; ``update`` takes ``value_fn`` and optionally ``value`` and ``grad``
@@ -158,7 +208,9 @@ def scale_by_zoom_linesearch(
     check_count(fn, "max_linesearch_steps", max_linesearch_steps)
     _checks.check_range(fn, "max_learning_rate", max_learning_rate, 0.0, low_open=True)
     _checks.non_negative(fn, tol=tol, stepsize_precision=stepsize_precision)
-    _checks.check_range(fn, "increase_factor", increase_factor, 1.0, low_open=True)
+    _checks.non_negative(fn, approx_dec_rtol=approx_dec_rtol)
+    # Optax accepts any factor; one <= 1 makes the bracketing phase shrink instead of grow.
+    _checks.check_range(fn, "increase_factor", increase_factor, 0.0, low_open=True)
     _checks.check_range(fn, "slope_rtol", slope_rtol, 0.0, 1.0, low_open=True, high_open=True)
     _checks.check_range(fn, "curv_rtol", curv_rtol, 0.0, 1.0, low_open=True, high_open=True)
     if initial_guess_strategy not in ("keep", "one"):
@@ -181,7 +233,15 @@ def scale_by_zoom_linesearch(
         start = _Point(jnp.zeros([], dtype), value0, slope0)
 
         def errors(p):
-            decrease = jnp.maximum(p.value - value0 - c1 * p.t * slope0 - eps, 0.0)
+            decrease = p.value - value0 - c1 * p.t * slope0
+            if approx_dec_rtol is not None:
+                # Hager and Zhang's approximate test (their eq. 23), used only where the
+                # value is within c3 |f(x)| of the start (a simplified eq. 26-27, as Optax).
+                approx = p.slope - (2 * c1 - 1) * slope0
+                c3 = jnp.asarray(approx_dec_rtol, dtype)
+                approx = jnp.maximum(approx, p.value - value0 - c3 * jnp.abs(value0))
+                decrease = jnp.minimum(decrease, approx)
+            decrease = jnp.maximum(decrease - eps, 0.0)
             curvature = jnp.maximum(jnp.abs(p.slope) - c2 * jnp.abs(slope0) - eps, 0.0)
             return jnp.where(jnp.isnan(decrease), jnp.inf, decrease), curvature
 
@@ -203,11 +263,13 @@ def scale_by_zoom_linesearch(
             # Zooming (Algorithm 3.6): too long -> t is the new hi; flat -> accept; otherwise t
             # is the new lo, and the old lo becomes hi if the slope points away from hi.
             upturn = jnp.where(zooming, new.slope * (c.hi.t - c.lo.t) >= 0, new.slope >= 0)
-            accept = sufficient & flat
+            # As Optax, a trial meeting both conditions ends the search even if its value ties
+            # with lo (the approximate decrease test accepts such flat steps).
+            accept = (decrease_err <= 0) & flat
             move_lo = sufficient & ~flat
             new_hi = _tree.where(~sufficient, new, _tree.where(move_lo & upturn, c.lo, c.hi))
-            lo = _tree.where(sufficient, new, c.lo)
-            lo_grad = _tree.where(sufficient, g, c.lo_grad)
+            lo = _tree.where(sufficient | accept, new, c.lo)
+            lo_grad = _tree.where(sufficient | accept, g, c.lo_grad)
             at_max = ~zooming & move_lo & ~upturn & (t >= t_max)
             narrow = (
                 zooming
@@ -219,12 +281,17 @@ def scale_by_zoom_linesearch(
             )
             next_phase = jnp.where(zooming | ~sufficient | upturn, _ZOOM, _BRACKET)
             phase = jnp.where(accept | at_max | narrow, _DONE, next_phase)
-            return _ZoomCarry(c.count + 1, phase, t * grow, lo, lo_grad, new_hi)
+            stop = jnp.select([accept, at_max, narrow], [0, _AT_MAX, _NARROW], 0)
+            stop = stop.astype(c.stop.dtype)
+            return _ZoomCarry(c.count + 1, phase, stop, t * grow, lo, lo_grad, new_hi)
 
         phase0 = jnp.where(slope0 < 0, _BRACKET, _DONE)
-        carry = _ZoomCarry(jnp.zeros([], jnp.int32), phase0, t0, start, grad0, start)
+        zero = jnp.zeros([], jnp.int32)
+        carry = _ZoomCarry(zero, phase0, zero, t0, start, grad0, start)
         out = jax.lax.while_loop(cond, body, carry)
         decrease_err, curvature_err = errors(out.lo)
+        if verbose:
+            _report_failure(out, slope0, curvature_err)
         return SearchResult(
             step=out.lo.t,
             learning_rate=out.lo.t,

@@ -213,15 +213,20 @@ def test_zoom_respects_max_learning_rate():
     assert float(state.info.curvature_error) > 0
 
 
-def test_extra_arguments_reach_value_fn_and_unknown_ones_are_ignored():
+def test_extra_arguments_reach_value_fn_and_unknown_ones_raise():
     def loss(w, batch):
         return jnp.sum((w - batch) ** 2)
 
     tx = gradtx.chain(gradtx.scale(-1.0), gradtx.scale_by_zoom_linesearch(20))
     w, batch = jnp.zeros(2), jnp.array([1.0, -1.0])
     g = jax.grad(loss)(w, batch)
-    updates, _ = tx.update(g, tx.init(w), w, value_fn=loss, batch=batch, unrelated=3)
+    updates, _ = tx.update(g, tx.init(w), w, value_fn=loss, batch=batch)
     np.testing.assert_allclose(gradtx.apply_updates(w, updates), batch, rtol=1e-6)
+    # As Optax: an argument value_fn does not take is refused, not dropped silently.
+    searches = (gradtx.scale_by_zoom_linesearch(20), gradtx.scale_by_backtracking_linesearch(20))
+    for search in searches:
+        with pytest.raises(TypeError, match=r"Unexpected keyword arguments \['unrelated'\]"):
+            search.update(g, search.init(w), w, value_fn=loss, batch=batch, unrelated=3)
 
 
 def test_value_and_grad_from_state_reuses_the_stored_values():
@@ -645,3 +650,88 @@ def test_unknown_initial_guess_strategy_is_rejected():
 def test_an_uncalled_factory_is_named_in_the_error():
     with pytest.raises(TypeError, match=r"gradtx\.lbfgs instead of gradtx\.lbfgs\(\.\.\.\)"):
         gradtx.minimize(jnp.sum, jnp.ones(2), gradtx.lbfgs)  # type: ignore[arg-type]
+
+
+# --- Optax's options: verbose diagnostics, approximate Wolfe test, the looser ranges ----------
+
+
+def _zoom_once(tx, f, w, u):
+    value, grad = jax.value_and_grad(f)(w)
+    return tx.update(u, tx.init(w), w, value=value, grad=grad, value_fn=f)[1]
+
+
+def test_zoom_verbose_prints_optax_failure_messages(capfd):
+    from optax._src import linesearch as optax_ls  # Optax's own wording is the reference
+
+    f = lambda w: jnp.dot(w, w)  # noqa: E731
+    u = jnp.array([1.0, 0.0])
+    # not a descent direction: no step
+    state = _zoom_once(gradtx.scale_by_zoom_linesearch(18, curv_rtol=0.5, verbose=True),
+                       f, 60 * u, u)  # fmt: skip
+    out = capfd.readouterr().out
+    assert float(state.learning_rate) == 0.0
+    assert optax_ls.FLAG_NOT_A_DESCENT_DIRECTION in out and optax_ls.FLAG_NO_STEPSIZE_FOUND in out
+    # the smallest Wolfe step is 30 and the largest allowed is 10
+    tx = gradtx.scale_by_zoom_linesearch(10, 10.0, curv_rtol=0.5, verbose=True)
+    state = jax.jit(lambda w: _zoom_once(tx, f, w, u))(-60 * u)
+    out = capfd.readouterr().out
+    assert float(state.learning_rate) == 10.0
+    assert optax_ls.FLAG_INTERVAL_NOT_FOUND in out
+    assert optax_ls.FLAG_CURVATURE_COND_NOT_SATISFIED in out
+    assert optax_ls.FLAG_NOT_A_DESCENT_DIRECTION not in out
+    # a flat function: the bracket shrinks below the precision
+    flat = lambda x: jnp.exp(-1 / x**2)  # noqa: E731
+    w = jnp.asarray(-0.2)
+    _zoom_once(gradtx.scale_by_zoom_linesearch(30, verbose=True), flat, w, -jax.grad(flat)(w))
+    assert optax_ls.FLAG_INTERVAL_TOO_SMALL in capfd.readouterr().out
+    # a successful search prints nothing
+    _zoom_once(gradtx.scale_by_zoom_linesearch(30, verbose=True), f, -60 * u, 30 * u)
+    assert capfd.readouterr().out == ""
+
+
+def test_zoom_approximate_decrease_accepts_steps_below_rounding():
+    """f = 1000 + (x - 1)^2 in float32 near x = 1: f changes by less than its rounding, so the
+    Armijo test cannot pass; Hager and Zhang's test (checked in NumPy) accepts the minimiser."""
+    f = lambda x: 1000.0 + jnp.sum((x - 1.0) ** 2)  # noqa: E731
+    w = jnp.array([1.0 - 1e-3])
+    u = -jax.grad(f)(w)
+    approx = _zoom_once(gradtx.scale_by_zoom_linesearch(30, initial_guess_strategy="one"),
+                        f, w, u)  # fmt: skip
+    plain = _zoom_once(
+        gradtx.scale_by_zoom_linesearch(30, approx_dec_rtol=None, initial_guess_strategy="one"),
+        f, w, u,
+    )  # fmt: skip
+    assert float(plain.info.decrease_error) > 0 or float(plain.learning_rate) == 0.0
+    t = float(approx.learning_rate)
+    assert float(approx.info.decrease_error) == 0.0 and t > 0
+    u64, w64 = np.float64(u[0]), np.float64(w[0])
+    slope0, slope_t = 2 * (w64 - 1) * u64, 2 * (w64 + t * u64 - 1) * u64
+    assert slope_t <= (2 * 1e-4 - 1) * slope0  # Hager and Zhang's eq. 23
+    assert abs(w64 + t * u64 - 1.0) < abs(w64 - 1.0)  # closer to the minimiser
+
+
+def test_backtracking_takes_optax_ranges_and_prints_failures(capfd):
+    f = lambda x: jnp.sum((x - 3.0) ** 2)  # noqa: E731
+    x = jnp.zeros(2)
+    u = -jax.grad(f)(x)
+    for kwargs in ({"slope_rtol": 0.0}, {"increase_factor": 0.5}):
+        ours = gradtx.scale_by_backtracking_linesearch(30, **kwargs)
+        theirs = optax.scale_by_backtracking_linesearch(30, **kwargs)
+        s_ours, s_theirs = ours.init(x), theirs.init(x)
+        for _ in range(3):
+            u_ours, s_ours = ours.update(u, s_ours, x, value=f(x), grad=-u, value_fn=f)
+            u_theirs, s_theirs = theirs.update(u, s_theirs, x, value=f(x), grad=-u, value_fn=f)
+            np.testing.assert_allclose(u_ours, u_theirs, rtol=1e-6)
+    tx = gradtx.scale_by_backtracking_linesearch(2, verbose=True)
+    tx.update(u * 100, tx.init(x), x, value_fn=f)
+    assert "Backtracking linesearch failed" in capfd.readouterr().out
+
+
+def test_value_and_grad_from_state_refuses_two_line_searches():
+    f = lambda x: jnp.sum(x**2)  # noqa: E731
+    tx = gradtx.chain(
+        gradtx.scale_by_backtracking_linesearch(5), gradtx.scale_by_backtracking_linesearch(5)
+    )
+    x = jnp.ones(2)
+    with pytest.raises(KeyError, match="2 line-search states"):
+        gradtx.value_and_grad_from_state(f)(x, state=tx.init(x))
