@@ -58,10 +58,10 @@ def _counted(fn):
 
 
 def _public(module) -> list[str]:
-    names = getattr(module, "__all__", None)
-    if names is None:
-        names = [n for n in dir(module) if not n.startswith("_")]
-    return [n for n in names if not inspect.ismodule(getattr(module, n, None))]
+    # ``__all__`` leaves out names Optax documents and users import (optax.freeze,
+    # optax.MaskedNode, optax.tree_map_params...): every public attribute counts.
+    names = set(getattr(module, "__all__", ())) | {n for n in dir(module) if not n.startswith("_")}
+    return sorted(n for n in names if not inspect.ismodule(getattr(module, n, None)))
 
 
 def namespace_names() -> dict[str, tuple[list[str], list[str]]]:

@@ -157,7 +157,7 @@ from gradtx.transforms import (
     scale_by_trust_ratio as scale_by_trust_ratio,
     trace as trace,
 )
-from gradtx.tree import get as tree_get, set as tree_set
+from gradtx.tree import get as tree_get, map_params as tree_map_params, set as tree_set
 from gradtx.wrappers import (
     ApplyIfFiniteState as ApplyIfFiniteState,
     EmaParamsState as EmaParamsState,
@@ -350,6 +350,7 @@ __all__ = [
     "transforms",
     "tree",
     "tree_get",
+    "tree_map_params",
     "tree_set",
     "value_and_grad_from_state",
     "warmup_constant_schedule",

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from gradtx import _checks, tree as _tree
@@ -125,6 +126,20 @@ def _is_patterns(spec: Any) -> bool:
     )
 
 
+def is_callable_spec(spec: Any) -> bool:
+    """Whether ``spec`` is a function of the tree rather than a tree (Optax's rule: every leaf
+    is callable, so a callable pytree of booleans, like an Equinox module, is a tree)."""
+    flags = jax.tree_util.tree_leaves(jax.tree_util.tree_map(callable, spec))
+    return len(flags) > 0 and all(flags)
+
+
+def spec_values(spec: Any, tree: Any, what: str = "mask") -> Any:
+    """The tree of values of a mask or labelling for ``tree`` (full or a prefix of it)."""
+    if what == "mask" and _is_patterns(spec):
+        spec = by_path(spec)
+    return spec(tree) if is_callable_spec(spec) else spec
+
+
 def leaf_values(spec: Any, tree: Any, fn: str, what: str = "mask") -> list[Any]:
     """The value of ``spec`` for every leaf of ``tree``, in order.
 
@@ -141,9 +156,7 @@ def leaf_values(spec: Any, tree: Any, fn: str, what: str = "mask") -> list[Any]:
     Returns:
         One value per leaf.
     """
-    if what == "mask" and _is_patterns(spec):
-        spec = by_path(spec)
-    values = spec(tree) if callable(spec) else spec
+    values = spec_values(spec, tree, what)
     treedef = jax.tree_util.tree_structure(tree, is_leaf=is_masked_node)
     try:
         full = jax.tree_util.tree_map(
@@ -152,7 +165,12 @@ def leaf_values(spec: Any, tree: Any, fn: str, what: str = "mask") -> list[Any]:
             tree,
         )
         return treedef.flatten_up_to(full)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError) as error:
+        detail = str(error)
+        try:  # its message names the expected and present keys ("Dict key mismatch; ...")
+            jax.tree_util.tree_structure(values, is_leaf=is_masked_node).flatten_up_to(tree)
+        except (ValueError, TypeError) as closer:
+            detail = str(closer)
         forms = "a callable returning one, or a by_path rule"
         if what == "mask":
             forms = (
@@ -163,7 +181,7 @@ def leaf_values(spec: Any, tree: Any, fn: str, what: str = "mask") -> list[Any]:
         raise ValueError(
             f"{fn}: the {what} must be a tree with the structure of the parameters (or a prefix "
             f"of it), {forms}. Got {values!r} for params with structure "
-            f"{jax.tree_util.tree_structure(tree)}: {e}"
+            f"{jax.tree_util.tree_structure(tree)}: {detail}"
         ) from None
 
 
@@ -216,6 +234,62 @@ def resolve(mask: Any, tree: Any, fn: str, *, traceable: bool = False) -> list[A
         False if is_masked_node(x) or is_masked_node(m) else check(m, fn)
         for x, m in zip(leaves, leaf_values(mask, tree, fn, "mask"), strict=True)
     ]
+
+
+class Selection:
+    """The leaves of ``tree`` a mask selects, as Optax's ``masked`` builds them.
+
+    Where the mask is a prefix of the tree, a ``False`` replaces the whole subtree below it by
+    one :class:`MaskedNode` (so the inner state has the structure Optax gives it); per-leaf
+    selection is the fallback where the mask reaches below a subtree already masked out.
+
+    Args:
+        tree: the parameters or updates.
+        values: the mask's tree of booleans (:func:`spec_values`), a prefix of ``tree``.
+        keep: the per-leaf selection (:func:`resolve`), consistent with ``values``.
+    """
+
+    def __init__(self, tree: Any, values: Any, keep: Sequence[bool]):
+        self.keep = keep
+        self.values = values
+        self._def = None
+        flat, treedef = jax.tree_util.tree_flatten(values, is_leaf=is_masked_node)
+        try:
+            subs = treedef.flatten_up_to(tree)
+        except (ValueError, TypeError):
+            self.tree = select(tree, keep)
+            return
+        self._def = treedef
+        self._flags = [not is_masked_node(m) and bool(m) for m in flat]
+        self._subs = subs
+        self.tree = treedef.unflatten(
+            [sub if f else MaskedNode() for f, sub in zip(self._flags, subs, strict=True)]
+        )
+
+    def restore(self, new: Any, original: Any, zero_rest: bool = False) -> Any:
+        """``original`` with the selected part replaced by ``new`` (the inner output); the rest
+        is kept, or zeroed with ``zero_rest``."""
+
+        def rest(sub):
+            if not zero_rest:
+                return sub
+            return jax.tree_util.tree_map(
+                lambda x: x if is_masked_node(x) else jnp.zeros_like(x),
+                sub,
+                is_leaf=is_masked_node,
+            )
+
+        if self._def is None:
+            leaves, treedef = jax.tree_util.tree_flatten(original, is_leaf=is_masked_node)
+            new_leaves = treedef.flatten_up_to(new)
+            return treedef.unflatten(
+                [n if k else rest(u) for k, u, n in zip(self.keep, leaves, new_leaves, strict=True)]
+            )
+        olds = self._def.flatten_up_to(original)
+        news = self._def.flatten_up_to(new)
+        return self._def.unflatten(
+            [n if f else rest(o) for f, n, o in zip(self._flags, news, olds, strict=True)]
+        )
 
 
 def select(tree: Any, keep: Sequence[bool]) -> Any:

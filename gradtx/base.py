@@ -109,9 +109,10 @@ def as_transformation(fn: str, name: str, value: Any) -> GradientTransformation:
 
     Combinators and wrappers call this on what they are given. Any object with callable
     ``init`` and ``update`` is accepted (an Optax transformation, a user's class), so users can
-    mix libraries while they migrate. A foreign ``update`` that does not take ``**kwargs``
-    receives only the extra keyword arguments its signature names, as Optax does for its plain
-    transformations; gradtx's own transformations are returned unchanged.
+    mix libraries while they migrate. An ``update`` that does not take ``**kwargs`` (a user's
+    ``GradientTransformation(init, update)``, an Optax one) receives only the extra keyword
+    arguments its signature names, as Optax does for its plain transformations; gradtx's own
+    transformations are returned unchanged.
 
     Args:
         fn: the caller's name, for the error message (``"masked"``).
@@ -132,7 +133,8 @@ def as_transformation(fn: str, name: str, value: Any) -> GradientTransformation:
         Array([-1.], dtype=float32)
     """
     if isinstance(value, GradientTransformation):
-        return value
+        update = _with_extra_args(value.update)
+        return value if update is value.update else GradientTransformation(value.init, update)
     if not is_transformation(value):
         hint = ""
         if callable(value):

@@ -44,7 +44,8 @@ def sgd(
 
     Args:
         learning_rate: :math:`\eta \ge 0`, a number, array, traced value or schedule.
-        momentum: :math:`\beta \in [0, 1)`, or ``None`` for plain SGD.
+        momentum: :math:`\beta \in [0, 1]` (1, accepted as in Optax, never forgets a gradient),
+            or ``None`` for plain SGD.
         nesterov: Nesterov's accelerated gradient (Sutskever et al., 2013).
         accumulator_dtype: dtype of the momentum buffer (default: the parameters' dtype).
         dampening: :math:`d \in [0, 1]`.
@@ -68,7 +69,7 @@ def sgd(
         deep learning", 2013.
     """
     _checks.learning_rate("sgd", learning_rate)
-    _checks.unit_interval("sgd", momentum=momentum)
+    _checks.check_range("sgd", "momentum", momentum, 0.0, 1.0)
     # With dampening, torch.optim.SGD's first step; without, Optax's sgd and its TraceState.
     damping = {} if _checks.is_static_zero(dampening) else {"dampen_first_step": False}
     return chain(

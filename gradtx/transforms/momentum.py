@@ -64,7 +64,8 @@ def trace(
     it), with a step count in the state (:class:`DampedTraceState`).
 
     Args:
-        decay: the momentum :math:`\beta \in [0, 1)`.
+        decay: the momentum :math:`\beta \in [0, 1]`; as in Optax, 1 is accepted (the buffer
+            then sums every update, as gradient accumulation does).
         nesterov: use Nesterov's accelerated (look-ahead) update.
         accumulator_dtype: dtype of the buffer (default: the parameters' dtype).
         dampening: :math:`d \in [0, 1]`, the fraction of the new update left out of the buffer.
@@ -84,7 +85,7 @@ def trace(
         >>> u  # 1 + 0.5 + 0.25
         Array([1.75], dtype=float32)
     """
-    _checks.unit_interval("trace", decay=decay)
+    _checks.check_range("trace", "decay", decay, 0.0, 1.0)
     _checks.check_range("trace", "dampening", dampening, 0.0, 1.0)
 
     def init_fn(params):

@@ -28,6 +28,7 @@ from gradtx.tree._arithmetic import (
     where as where,
     zeros_like as zeros_like,
 )
+from gradtx.tree._params import ParamsPlaceholder as ParamsPlaceholder, map_params as map_params
 from gradtx.tree._reductions import norm as norm, sum as sum, vdot as vdot
 from gradtx.tree._state import tree_get as get, tree_set as set
 from gradtx.tree._structure import (
@@ -38,6 +39,7 @@ from gradtx.tree._structure import (
 )
 
 __all__ = [
+    "ParamsPlaceholder",
     "add",
     "add_scale",
     "cast",
@@ -45,6 +47,7 @@ __all__ = [
     "full_like",
     "get",
     "map",
+    "map_params",
     "map_with_path",
     "norm",
     "ones_like",

@@ -27,19 +27,20 @@ from collections.abc import Hashable, Mapping
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 
 from gradtx import _registry, tree as _tree
 from gradtx._mask import (
     MaskedNode as MaskedNode,
     PathRule as PathRule,
+    Selection,
     by_path as by_path,
     is_masked_node,
     leaf_values,
     resolve,
-    select,
+    spec_values,
 )
 from gradtx.base import GradientTransformation, OptState, as_transformation
+from gradtx.tree._params import ParamsPlaceholder
 
 __all__ = [
     "MaskedNode",
@@ -60,19 +61,27 @@ class MaskedState(NamedTuple):
 
 
 def masked(
-    inner: GradientTransformation, mask: Any, *, zero_masked_out: bool = False
+    inner: GradientTransformation,
+    mask: Any,
+    *,
+    mask_compatible_extra_args: bool = False,
+    zero_masked_out: bool = False,
 ) -> GradientTransformation:
     """Applies ``inner`` to the leaves selected by ``mask`` only.
 
-    The inner transformation sees a tree in which the other leaves are replaced by an empty
-    :class:`MaskedNode`, so its state holds nothing for them. Masks nest:
-    ``masked(masked(tx, m1), m2)`` applies ``tx`` where both select.
+    The inner transformation sees a tree in which the parts left out are replaced by an empty
+    :class:`MaskedNode` (a whole subtree where a prefix mask says ``False``, as in Optax), so
+    its state holds nothing for them. Masks nest: ``masked(masked(tx, m1), m2)`` applies
+    ``tx`` where both select.
 
     Args:
         inner: the transformation to apply.
         mask: a tree of booleans with the parameters' structure or a prefix of it, a callable
             ``params -> tree``, glob patterns on the ``/``-joined key paths (a string or a list
-            of strings), or a :func:`by_path` rule. Evaluated on the updates in ``update``.
+            of strings), or a :func:`by_path` rule. Evaluated on the updates in ``update``. A
+            callable pytree of booleans (an Equinox module) is a tree, not a callable.
+        mask_compatible_extra_args: also mask the extra arguments of ``update`` that have the
+            updates' structure (per-parameter tags, say), as Optax does.
         zero_masked_out: replace the updates of the leaves left out by zeros instead of passing
             them through unchanged.
 
@@ -88,27 +97,28 @@ def masked(
     """
     inner = as_transformation("masked", "inner", inner)
 
+    def selection(tree):
+        keep = resolve(mask, tree, "masked()")
+        return Selection(tree, spec_values(mask, tree), keep)
+
     def init_fn(params):
-        keep = resolve(mask, params, "masked()")
-        return MaskedState(inner_state=inner.init(select(params, keep)))
+        if isinstance(params, ParamsPlaceholder):  # tree.map_params looks for the params
+            return MaskedState(inner_state=inner.init(params))
+        return MaskedState(inner_state=inner.init(selection(params).tree))
 
     def update_fn(updates, state, params=None, **extra_args):
-        keep = resolve(mask, updates, "masked()")
-        sub_params = None if params is None else select(params, keep)
-        new, inner_state = inner.update(
-            select(updates, keep), state.inner_state, sub_params, **extra_args
-        )
-        leaves, treedef = jax.tree_util.tree_flatten(updates, is_leaf=is_masked_node)
-        new_leaves = treedef.flatten_up_to(new)
-        out = []
-        for k, u, n in zip(keep, leaves, new_leaves, strict=True):
-            if k:
-                out.append(n)
-            elif zero_masked_out and not is_masked_node(u):
-                out.append(jnp.zeros_like(u))
-            else:
-                out.append(u)
-        return treedef.unflatten(out), MaskedState(inner_state=inner_state)
+        chosen = selection(updates)
+        if mask_compatible_extra_args:
+            structure = jax.tree_util.tree_structure(updates)
+            extra_args = {
+                k: selection(v).tree if jax.tree_util.tree_structure(v) == structure else v
+                for k, v in extra_args.items()
+            }
+        sub_params = None
+        if params is not None:
+            sub_params = Selection(params, chosen.values, chosen.keep).tree
+        new, inner_state = inner.update(chosen.tree, state.inner_state, sub_params, **extra_args)
+        return chosen.restore(new, updates, zero_masked_out), MaskedState(inner_state=inner_state)
 
     def explain(params):
         keep = resolve(mask, params, "masked()")
@@ -196,33 +206,48 @@ def partition(
             for label in transforms
         }
 
+    def selections(tree):
+        keep = masks(tree)
+        labels = spec_values(param_labels, tree, "labels")
+        return {
+            label: Selection(
+                tree,
+                jax.tree_util.tree_map(
+                    lambda v, label=label: not is_masked_node(v) and v == label,
+                    labels,
+                    is_leaf=is_masked_node,
+                ),
+                keep[label],
+            )
+            for label in transforms
+        }
+
     def init_fn(params):
-        keep = masks(params)
+        if isinstance(params, ParamsPlaceholder):  # tree.map_params looks for the params
+            return PartitionState(
+                {label: MaskedState(tx.init(params)) for label, tx in transforms.items()}
+            )
+        chosen = selections(params)
         return PartitionState(
             inner_states={
-                label: MaskedState(tx.init(select(params, keep[label])))
-                for label, tx in transforms.items()
+                label: MaskedState(tx.init(chosen[label].tree)) for label, tx in transforms.items()
             }
         )
 
     def update_fn(updates, state, params=None, **extra_args):
-        keep = masks(updates)
-        leaves, treedef = jax.tree_util.tree_flatten(updates, is_leaf=is_masked_node)
-        out = list(leaves)
+        chosen = selections(updates)
+        out = updates
         new_states = {}
         for label, tx in transforms.items():
-            sub_params = None if params is None else select(params, keep[label])
+            sub_params = None
+            if params is not None:
+                sub_params = Selection(params, chosen[label].values, chosen[label].keep).tree
             new, inner_state = tx.update(
-                select(updates, keep[label]),
-                state.inner_states[label].inner_state,
-                sub_params,
-                **extra_args,
+                chosen[label].tree, state.inner_states[label].inner_state, sub_params, **extra_args
             )
-            for i, (k, n) in enumerate(zip(keep[label], treedef.flatten_up_to(new), strict=True)):
-                if k:
-                    out[i] = n
+            out = chosen[label].restore(new, out)
             new_states[label] = MaskedState(inner_state)
-        return treedef.unflatten(out), PartitionState(inner_states=new_states)
+        return out, PartitionState(inner_states=new_states)
 
     def explain(params):
         keep = masks(params)

@@ -139,3 +139,27 @@ def test_adam_keeps_working_past_int32_max_steps():
     # The bias corrections are 1 by then: the update is -lr * m / (sqrt(v) + eps).
     m, v = np.asarray(state[0].mu), np.asarray(state[0].nu)
     np.testing.assert_allclose(u, -0.1 * m / (np.sqrt(v) + 1e-8), rtol=1e-5)
+
+
+def test_a_plain_update_receives_only_the_extra_arguments_it_names():
+    """As Optax: a GradientTransformation whose update has no **kwargs is called without the
+    extra arguments of the chain, or only with the ones it names."""
+    calls = []
+
+    def init(params):
+        return ()
+
+    def plain(updates, state, params=None):
+        calls.append("plain")
+        return updates, state
+
+    def named(updates, state, params=None, *, arg):
+        calls.append(("named", arg))
+        return updates, state
+
+    tx = gradtx.chain(gradtx.GradientTransformation(init, plain),
+                      gradtx.GradientTransformation(init, named))  # fmt: skip
+    tx.update(jnp.ones(1), tx.init(jnp.ones(1)), arg=1, ignored="hi")
+    assert calls == ["plain", ("named", 1)]
+    with pytest.raises(TypeError):  # ``arg`` is required by the second one
+        tx.update(jnp.ones(1), tx.init(jnp.ones(1)))

@@ -31,6 +31,7 @@ FLATTENED = (
 SINGLE = {
     "safe_increment": "numerics.safe_increment",
     "tree_get": "tree.get",
+    "tree_map_params": "tree.map_params",
     "tree_set": "tree.set",
 }
 SUBPACKAGES = (

@@ -371,3 +371,130 @@ def test_weight_decay_masks_may_be_traced():
     out = jax.vmap(decay)(jnp.array([True, False]))
     np.testing.assert_array_equal(out[0], 0.5 * np.asarray(params["dense0"]["w"]))
     np.testing.assert_array_equal(out[1], 0.0)
+
+
+# --- Optax's forms: prefix masks collapse subtrees, callable pytrees, masked extra args --------
+
+
+def _same_structure(ours, theirs):
+    """Same tree structure, node classes compared by name (gradtx's and Optax's state
+    classes are different classes with the same names and fields)."""
+    return str(jax.tree.structure(ours)) == str(jax.tree.structure(theirs))
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        {"a": [True, (True, False)], "b": False},
+        {"a": False, "b": {"c": True, "d": False}},
+        lambda p: {"a": [False, True], "b": True},
+    ],
+)
+def test_masked_and_partition_states_have_optax_structure(mask):
+    import optax
+
+    params = {"a": [jnp.ones(1), (jnp.ones(2), jnp.ones(3))], "b": {"c": jnp.ones(4), "d": 5.0}}
+    params = jax.tree.map(jnp.asarray, params)
+    ours = gradtx.masked(gradtx.sgd(1.0, momentum=0.9), mask).init(params)
+    theirs = optax.masked(optax.sgd(1.0, momentum=0.9), mask).init(params)
+    assert _same_structure(ours, theirs)
+    grads = jax.tree.map(lambda p: p * 0.5, params)
+    tx_ours = gradtx.masked(gradtx.sgd(1.0, momentum=0.9), mask)
+    tx_theirs = optax.masked(optax.sgd(1.0, momentum=0.9), mask)
+    s_ours, s_theirs = tx_ours.init(params), tx_theirs.init(params)
+    for _ in range(2):
+        u_ours, s_ours = tx_ours.update(grads, s_ours)
+        u_theirs, s_theirs = tx_theirs.update(grads, s_theirs)
+        jax.tree.map(np.testing.assert_allclose, u_ours, u_theirs)
+    # partition builds its label masks the same way
+    labels = jax.tree.map(lambda m: "on" if m else "off", mask(params) if callable(mask) else mask)
+    txs = {"on": gradtx.sgd(1.0, momentum=0.9), "off": gradtx.sgd(0.1)}
+    ours = gradtx.partition(txs, labels).init(params)
+    theirs = optax.partition(
+        {"on": optax.sgd(1.0, momentum=0.9), "off": optax.sgd(0.1)}, labels
+    ).init(params)
+    assert _same_structure(ours, theirs)
+
+
+def test_a_callable_pytree_mask_is_a_tree_not_a_function():
+    @jax.tree_util.register_pytree_node_class
+    class Module:  # an Equinox-like module: a pytree that is also callable
+        def __init__(self, w):
+            self.w = w
+
+        def __call__(self, x):
+            return self.w * x
+
+        def tree_flatten(self):
+            return (self.w,), None
+
+        @classmethod
+        def tree_unflatten(cls, aux, children):
+            return cls(*children)
+
+    module = Module(jnp.array([1.0, 2.0]))
+    for flag, expected in ((False, [1.0, 2.0]), (True, [-1.0, -2.0])):
+        tx = gradtx.masked(gradtx.scale(-1.0), Module(flag))
+        new, _ = tx.update(module, tx.init(module))
+        np.testing.assert_array_equal(new.w, expected)
+
+
+def test_mask_compatible_extra_args_masks_tagged_trees():
+    seen = {}
+
+    def init(params):
+        return ()
+
+    def update(updates, state, params=None, *, tags=None, **extra):
+        seen["tags"] = tags
+        return updates, state
+
+    params = {"w": jnp.ones(2), "b": jnp.ones(1)}
+    tags = {"w": "matrix", "b": "vector"}
+    mask = {"w": True, "b": False}
+    tx = gradtx.masked(gradtx.GradientTransformation(init, update), mask,
+                       mask_compatible_extra_args=True)  # fmt: skip
+    tx.update(params, tx.init(params), tags=tags)
+    assert seen["tags"]["w"] == "matrix" and isinstance(seen["tags"]["b"], gradtx.MaskedNode)
+    tx = gradtx.masked(gradtx.GradientTransformation(init, update), mask)
+    tx.update(params, tx.init(params), tags=tags)
+    assert seen["tags"] == tags
+
+
+def test_a_mask_with_missing_keys_names_them():
+    with pytest.raises(ValueError, match=r"Dict key mismatch; expected keys: \['w'\]"):
+        gradtx.masked(gradtx.sgd(1.0), {"w": True}).init({"w": jnp.ones(1), "b": jnp.ones(1)})
+
+
+def test_map_params_matches_optax_through_masks_and_partitions():
+    import optax
+
+    params = {"w": jnp.ones((2, 3)), "b": jnp.ones(3)}
+    specs = {"w": ("data", "model"), "b": ("model",)}
+    cases = [
+        (gradtx.adam(1e-3), optax.adam(1e-3)),
+        (gradtx.masked(gradtx.adam(1e-3), {"w": True, "b": False}),
+         optax.masked(optax.adam(1e-3), {"w": True, "b": False})),
+        (gradtx.partition({"x": gradtx.sgd(0.1, 0.9), "y": gradtx.adam(0.1)}, {"w": "x", "b": "y"}),
+         optax.partition({"x": optax.sgd(0.1, 0.9), "y": optax.adam(0.1)}, {"w": "x", "b": "y"})),
+    ]  # fmt: skip
+    is_spec = lambda x: isinstance(x, tuple) and all(isinstance(s, str) for s in x)  # noqa: E731
+    for ours, theirs in cases:
+        got = gradtx.tree.map_params(
+            ours,
+            lambda p, s: None if isinstance(p, gradtx.MaskedNode) else s,
+            ours.init(params),
+            specs,
+            transform_non_params=lambda _: None,
+            is_leaf=lambda x: isinstance(x, gradtx.MaskedNode),
+        )
+        want = optax.tree.map_params(
+            theirs,
+            lambda p, s: None if isinstance(p, optax.MaskedNode) else s,
+            theirs.init(params),
+            specs,
+            transform_non_params=lambda _: None,
+            is_leaf=lambda x: isinstance(x, optax.MaskedNode),
+        )
+        assert jax.tree.leaves(got, is_leaf=is_spec) == jax.tree.leaves(want, is_leaf=is_spec)
+        assert gradtx.tree_map_params is gradtx.tree.map_params
