@@ -396,7 +396,12 @@ class ScaleByLionState(NamedTuple):
 
 
 def scale_by_lion(
-    b1: ArrayLike = 0.9, b2: ArrayLike = 0.99, mu_dtype: DTypeLike | None = None
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.99,
+    mu_dtype: DTypeLike | None = None,
+    *,
+    mode: str = "hard",
+    smooth_beta: ArrayLike = 1.0,
 ) -> GradientTransformation:
     r"""Lion (Chen et al., 2023): the sign of an interpolated momentum.
 
@@ -404,11 +409,18 @@ def scale_by_lion(
         u_k = \operatorname{sign}(\beta_1 m_{k-1} + (1-\beta_1) g_k), \qquad
         m_k = \beta_2 m_{k-1} + (1-\beta_2) g_k
 
+    Optax's softer variants replace the sign of :math:`x = \beta_1 m_{k-1} + (1-\beta_1) g_k`:
+    ``mode="smooth"`` by :math:`\tanh(\beta_s x)`, ``mode="refined"`` by :math:`x` where
+    :math:`|x| < 1` and its sign elsewhere.
+
     Args:
         b1: :math:`\beta_1 \in [0, 1)`, the interpolation for the update.
         b2: :math:`\beta_2 \in [0, 1)`, the decay of the momentum.
         mu_dtype: dtype of the momentum (default: the parameters' dtype; complex parameters
             get the complex dtype of that precision).
+        mode: ``"hard"`` (the sign, the paper's Lion), ``"smooth"`` or ``"refined"``. An
+            unknown mode raises ``ValueError`` here (Optax raises it in the first update).
+        smooth_beta: :math:`\beta_s`, the sharpness of ``mode="smooth"``.
 
     Returns:
         The transformation, with state :class:`ScaleByLionState`.
@@ -418,8 +430,22 @@ def scale_by_lion(
         >>> tx = gradtx.scale_by_lion()
         >>> tx.update(jnp.array([0.1, -3.0]), tx.init(jnp.zeros(2)))[0]
         Array([ 1., -1.], dtype=float32)
+
+    References:
+        Chen et al., *Symbolic Discovery of Optimization Algorithms*, NeurIPS 2023.
     """
     _checks.unit_interval("scale_by_lion", b1=b1, b2=b2)
+    if mode not in ("hard", "smooth", "refined"):
+        raise ValueError(
+            f"scale_by_lion(): mode must be in ('hard', 'smooth', 'refined'), got mode={mode!r}."
+        )
+
+    def squash(x):
+        if mode == "smooth":
+            return jnp.tanh(jnp.asarray(smooth_beta, x.dtype) * x)
+        if mode == "refined":
+            return jnp.where(jnp.abs(x) < 1, x, jnp.sign(x))
+        return jnp.sign(x)
 
     def init_fn(params):
         return ScaleByLionState(count=jnp.zeros([], jnp.int32), mu=slot_like(params, mu_dtype))
@@ -427,7 +453,7 @@ def scale_by_lion(
     def leaf(g, m):
         g = jnp.asarray(g)
         gc = _widen(upcast(g), m)
-        u = jnp.sign(moving_average(b1, m, gc))
+        u = squash(moving_average(b1, m, gc))
         return u.astype(g.dtype), moving_average(b2, m, gc).astype(m.dtype)
 
     def update_fn(updates, state, params=None, **extra_args):

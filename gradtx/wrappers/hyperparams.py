@@ -33,7 +33,7 @@ def _is_schedule(fn: Callable[..., Any]) -> bool:
     """Whether ``fn`` maps an int32 step count to one number (checked abstractly, no FLOPs).
 
     A mask or a label function (``params -> tree``), a loss or any function that cannot take
-    a scalar count fails, and so does one returning a strongly typed integer or a boolean.
+    a scalar count fails, and so does one returning a boolean or a complex number.
     """
     try:
         out = jax.eval_shape(fn, _COUNT)
@@ -41,9 +41,7 @@ def _is_schedule(fn: Callable[..., Any]) -> bool:
         return False
     if not isinstance(out, jax.ShapeDtypeStruct) or out.shape != ():
         return False
-    if jnp.issubdtype(out.dtype, jnp.floating):
-        return True
-    return bool(out.weak_type) and jnp.issubdtype(out.dtype, jnp.integer)  # a Python number
+    return jnp.issubdtype(out.dtype, jnp.floating) or jnp.issubdtype(out.dtype, jnp.integer)
 
 
 def _kind(value: Any, param: inspect.Parameter, static: set[str]) -> str:
@@ -111,16 +109,18 @@ def inject_hyperparams(
        ``max_backtracking_steps``, and ints given for arguments without a default (pass
        ``1.0``, not ``1``, to inject a learning rate of one).
     6. Static: classes, among them dtypes (``mu_dtype=jnp.bfloat16``).
-    7. A callable is a schedule if it maps an int32 step count to one number: called once on
-       an abstract count (``jax.eval_shape``, no computation), it returns a scalar that is
-       floating point or a Python number. Other callables stay static: masks and label
-       functions (``params -> tree``), losses, functions returning integer arrays, and
-       functions that cannot be traced. Name a callable in ``static_args`` to keep it static
-       whatever it returns.
+    7. A callable is a schedule if it maps an int32 step count to one real number: called
+       once on an abstract count (``jax.eval_shape``, no computation), it returns a floating
+       point or integer scalar (``lambda count: count`` is one, as in Optax). Other callables
+       stay static: masks and label functions (``params -> tree``), losses, functions
+       returning booleans, and functions that cannot be traced. Name a callable in
+       ``static_args`` to keep it static whatever it returns.
     8. Anything else (sequences, dicts, transformations) is static.
 
     Optax's rule differs in two places: it stores every Python int as an int32
     hyperparameter, and it takes every callable not named in ``static_args`` for a schedule.
+    As in Optax, an array passed with its own dtype (``jnp.asarray(0.9, jnp.bfloat16)``) is
+    stored in that dtype.
     Code written for Optax (``inject_hyperparams(sgd, static_args=("momentum",))``, floats
     for the learning rate and weight decay) runs unchanged.
 
@@ -131,9 +131,10 @@ def inject_hyperparams(
     Args:
         inner_factory: a function returning a :class:`~gradtx.GradientTransformation`.
         static_args: a name or names of arguments to keep static whatever their value.
-        hyperparam_dtype: dtype of the stored hyperparameters. Default: float32, or float64
-            when a parameter is float64 or complex128 (never lower than float32, so
-            ``b2 = 0.999`` does not become 1 with bfloat16 parameters).
+        hyperparam_dtype: dtype of the stored hyperparameters. Default: an array's own dtype
+            for arrays passed with one, else float32, or float64 when a parameter is float64
+            or complex128 (never lower than float32, so ``b2 = 0.999`` does not become 1 with
+            bfloat16 parameters, where Optax's default follows the parameters' dtype).
 
     Returns:
         A factory with ``inner_factory``'s signature whose transformations have state
@@ -186,8 +187,17 @@ def inject_hyperparams(
             wide = bool(dtypes & {jnp.dtype(jnp.float64), jnp.dtype(jnp.complex128)})
             return jax.dtypes.canonicalize_dtype(jnp.float64 if wide else jnp.float32)
 
+        # As Optax, an array given with its own (strong) dtype keeps it.
+        own_dtype = {
+            k: v.dtype
+            for k, v in numeric.items()
+            if hyperparam_dtype is None
+            and isinstance(v, _ARRAYS)
+            and not getattr(v, "weak_type", False)
+        }
+
         def values(stored, count, dtype):
-            out = {k: jnp.asarray(stored[k], dtype) for k in numeric}
+            out = {k: jnp.asarray(stored[k], own_dtype.get(k, dtype)) for k in numeric}
             out.update({k: jnp.asarray(s(count), dtype) for k, s in schedules.items()})
             return out
 

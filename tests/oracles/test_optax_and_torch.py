@@ -285,6 +285,8 @@ OPTAX_TRANSFORMS = [
     _same("scale_by_belief-nesterov", "scale_by_belief", 0.8, 0.99, 0.1, 1e-3, nesterov=True),
     _same("scale_by_lion", "scale_by_lion"),
     _same("scale_by_lion-options", "scale_by_lion", 0.8, 0.95),
+    _same("scale_by_lion-smooth", "scale_by_lion", 0.5, mode="smooth", smooth_beta=2.0),
+    _same("scale_by_lion-refined", "scale_by_lion", mode="refined"),
     _same("clip", "clip", 0.5),
     _same("clip_by_global_norm", "clip_by_global_norm", 3.0),
     _same("clip_by_block_rms", "clip_by_block_rms", 0.7),

@@ -320,13 +320,18 @@ class Belief(Ref):
 class Lion(Ref):
     """Chen et al. 2023: u = sign(b1 m + (1 - b1) g), then m = b2 m + (1 - b2) g."""
 
-    def __init__(self, b1=0.9, b2=0.99):
+    def __init__(self, b1=0.9, b2=0.99, mode="hard", smooth_beta=1.0):
         self.b1, self.b2 = f32(b1), f32(b2)
         self.m, self.t = np.zeros(N), 0
+        self.squash = {
+            "hard": np.sign,
+            "smooth": lambda x: np.tanh(smooth_beta * x),  # Optax's variants
+            "refined": lambda x: np.where(np.abs(x) < 1, x, np.sign(x)),
+        }[mode]
 
     def update(self, g, w):
         self.t += 1
-        u = np.sign(self.b1 * self.m + (1 - self.b1) * g)
+        u = self.squash(self.b1 * self.m + (1 - self.b1) * g)
         self.m = self.b2 * self.m + (1 - self.b2) * g
         return u
 
@@ -553,6 +558,11 @@ TRANSFORMS = [
     Case("scale_by_lion", gradtx.scale_by_lion, Lion, LION_STATE),
     Case("scale_by_lion_options", lambda: gradtx.scale_by_lion(0.5, 0.8),
          lambda: Lion(0.5, 0.8), LION_STATE),
+    Case("scale_by_lion_smooth", lambda: gradtx.scale_by_lion(0.5, 0.8, mode="smooth",
+                                                              smooth_beta=2.0),
+         lambda: Lion(0.5, 0.8, "smooth", 2.0), LION_STATE),
+    Case("scale_by_lion_refined", lambda: gradtx.scale_by_lion(mode="refined"),
+         lambda: Lion(mode="refined"), LION_STATE),
     Case("clip", lambda: gradtx.clip(0.8), lambda: Clip(0.8)),
     Case("clip_by_global_norm", lambda: gradtx.clip_by_global_norm(4.0),
          lambda: ClipGlobalNorm(4.0)),

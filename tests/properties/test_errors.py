@@ -60,6 +60,7 @@ INVALID = [
     (gradtx.adamw, {"learning_rate": 0.1, "weight_decay": float("nan")}, "weight_decay",
      "(-inf, inf)"),
     (gradtx.lion, {"learning_rate": 0.1, "b2": 1.0}, "b2", UNIT),
+    (gradtx.scale_by_lion, {"mode": "soft"}, "mode", "('hard', 'smooth', 'refined')"),
     (gradtx.lamb, {"learning_rate": 0.1, "eps": -1.0}, "eps", NONNEG),
     (gradtx.adam, {"learning_rate": jnp.array([0.1, -0.1])}, "learning_rate", NONNEG),
 ]

@@ -411,3 +411,27 @@ def test_an_optax_factory_can_be_wrapped():
             grads, reference.init({"w": jnp.ones(2)}), {"w": jnp.ones(2)}
         )
     np.testing.assert_array_equal(u["w"], expected["w"])
+
+
+def test_arrays_keep_their_own_dtype_and_integer_schedules_are_schedules():
+    import optax
+
+    params = [jnp.ones((1, 2)), jnp.ones(2)]
+    for make in (gradtx.inject_hyperparams, optax.inject_hyperparams):
+        tx = make(
+            gradtx.scale_by_adam if make is gradtx.inject_hyperparams else optax.scale_by_adam
+        )(b1=jnp.array(0.9, jnp.float32), b2=jnp.asarray(0.95, jnp.bfloat16))
+        state = jax.jit(tx.init)(params)
+        assert state.hyperparams["b1"].dtype == jnp.float32
+        assert state.hyperparams["b2"].dtype == jnp.bfloat16
+    # the step count itself as a schedule: Optax's test of a first update at count 0
+    grads = jnp.array([-1.0, 0.0, 1.0])
+    ours = gradtx.inject_hyperparams(gradtx.scale)(lambda count: count)
+    theirs = optax.inject_hyperparams(optax.scale)(lambda count: count)
+    s_ours, s_theirs = ours.init(jnp.zeros(3)), theirs.init(jnp.zeros(3))
+    for _ in range(3):
+        u_ours, s_ours = jax.jit(ours.update)(grads, s_ours)
+        with jax.numpy_dtype_promotion("standard"):  # Optax is not strict-clean
+            u_theirs, s_theirs = jax.jit(theirs.update)(grads, s_theirs)
+        np.testing.assert_array_equal(u_ours, u_theirs)
+    assert float(u_ours[2]) == 2.0
