@@ -316,11 +316,11 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     """Adds updates to parameters, keeping each parameter's dtype.
 
     The sum is computed in the wider of the two dtypes and cast back, so a float32 update
-    applied to a bfloat16 parameter is rounded once. ``None`` leaves in ``params`` (an empty
-    subtree in JAX) are left alone. Parameters must be floating-point or complex: an integer,
-    boolean or random-key leaf raises a ``TypeError`` naming its path (as ``init`` does for
-    every transformation that keeps per-parameter state), instead of silently truncating the
-    update.
+    applied to a bfloat16 parameter is rounded once. A ``None`` in ``params`` stays ``None``,
+    whatever ``updates`` holds there (as Optax; ``apply_updates(None, u)`` is ``None``).
+    Parameters must be floating-point or complex: an integer, boolean or random-key leaf
+    raises a ``TypeError`` naming its path (as ``init`` does for every transformation that
+    keeps per-parameter state), instead of silently truncating the update.
 
     Args:
         params: the parameters.
@@ -342,4 +342,15 @@ def apply_updates(params: Params, updates: Updates) -> Params:
         dtype = promote_dtypes(p, u)  # explicit: strict promotion refuses bfloat16 + float32
         return (p.astype(dtype) + u.astype(dtype)).astype(p.dtype)
 
-    return _tree.map(add, params, updates, names=("params", "updates"))
+    def is_none(x):
+        return x is None
+
+    # As Optax: a None in params stays None, whatever updates holds there.
+    leaves, treedef = jax.tree_util.tree_flatten(params, is_leaf=is_none)
+    try:
+        update_leaves = treedef.flatten_up_to(updates)
+    except (ValueError, TypeError):  # a structure mismatch: the error names the path
+        return _tree.map(add, params, updates, names=("params", "updates"))
+    return treedef.unflatten(
+        [None if p is None else add(p, u) for p, u in zip(leaves, update_leaves, strict=True)]
+    )

@@ -31,7 +31,10 @@ _INT32_MAX = jnp.iinfo(jnp.int32).max
 
 
 def safe_increment(count: jax.Array) -> jax.Array:
-    """Adds one to an integer step counter, saturating at its dtype's maximum.
+    """Adds one to a step counter, saturating at its dtype's maximum.
+
+    Integer and floating counters of any width (Optax's rule); booleans and complex numbers
+    raise ``ValueError``.
 
     A month-long run at thousands of steps a second passes 2**31 steps; a wrapping counter
     would then turn bias corrections and schedules negative. This one stays at the maximum.
@@ -42,8 +45,17 @@ def safe_increment(count: jax.Array) -> jax.Array:
         Array(6, dtype=int32)
     """
     count = jnp.asarray(count)
-    top = jnp.iinfo(count.dtype).max
-    return jnp.where(count < top, count + 1, top).astype(count.dtype)
+    if jnp.issubdtype(count.dtype, jnp.integer):
+        top = jnp.iinfo(count.dtype).max
+    elif jnp.issubdtype(count.dtype, jnp.floating):
+        top = jnp.finfo(count.dtype).max
+    else:
+        raise ValueError(
+            f"safe_increment(): the count must have an integer or floating dtype, got "
+            f"{count.dtype}."
+        )
+    top = jnp.asarray(top, count.dtype)
+    return jnp.where(count < top, count + jnp.ones([], count.dtype), top)
 
 
 def compute_dtype(dtype: jnp.dtype) -> jnp.dtype:

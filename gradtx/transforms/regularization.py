@@ -58,6 +58,11 @@ def _add_param_term(
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         requires_params(fn, params)
+        new_state = (
+            AddDecayedWeightsState(count=safe_increment(state.count)) if scheduled else state
+        )
+        if updates is None:  # as Optax: no updates, nothing to add to
+            return None, new_state
         value: Any = _checks.resolve(strength, state.count) if scheduled else strength
 
         def leaf(u, w, keep):
@@ -71,9 +76,6 @@ def _add_param_term(
 
         keep = _mask_tree(mask, params, fn)
         updates = _tree.map(leaf, updates, params, keep, names=("updates", "params", "mask"))
-        new_state = (
-            AddDecayedWeightsState(count=safe_increment(state.count)) if scheduled else state
-        )
         return updates, new_state
 
     tx = GradientTransformation(init_fn if scheduled else init_empty_state, update_fn)

@@ -163,3 +163,31 @@ def test_a_plain_update_receives_only_the_extra_arguments_it_names():
     assert calls == ["plain", ("named", 1)]
     with pytest.raises(TypeError):  # ``arg`` is required by the second one
         tx.update(jnp.ones(1), tx.init(jnp.ones(1)))
+
+
+def test_none_params_and_updates_pass_through_as_in_optax():
+    import optax
+
+    x = {"a": None, "b": jnp.array([1.0, 2.0])}
+    u = {"a": jnp.ones(3), "b": jnp.array([0.5, 0.5])}
+    ours, theirs = gradtx.apply_updates(x, u), optax.apply_updates(x, u)
+    assert ours["a"] is None and theirs["a"] is None
+    np.testing.assert_array_equal(ours["b"], theirs["b"])
+    assert gradtx.apply_updates(None, jnp.ones(3)) is None
+    assert optax.apply_updates(None, jnp.ones(3)) is None
+    weights = (jnp.ones(2), {"a": jnp.ones(2)})
+    tx = gradtx.add_decayed_weights(0.1)
+    assert tx.update(None, tx.init(weights), weights)[0] is None
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32", "int8", "int16", "int32",
+                                   "uint8", "uint16", "uint32"])  # fmt: skip
+def test_safe_increment_counts_and_saturates_in_every_real_dtype(dtype):
+    info = jnp.iinfo(dtype) if jnp.issubdtype(dtype, jnp.integer) else jnp.finfo(dtype)
+    top = jnp.asarray(info.max, dtype)
+    assert jax.jit(safe_increment)(jnp.asarray(3, dtype)).dtype == jnp.dtype(dtype)
+    assert int(jax.jit(safe_increment)(jnp.asarray(3, dtype))) == 4
+    assert jax.jit(safe_increment)(top) == top  # not inf, not a wrap to the minimum
+    for bad in (jnp.asarray(True), jnp.asarray(1 + 0j, jnp.complex64)):
+        with pytest.raises(ValueError, match="integer or floating"):
+            safe_increment(bad)
