@@ -227,7 +227,7 @@ def unitwise_clip(
         div_eps: :math:`\epsilon \ge 0`, the smallest divisor.
 
     Returns:
-        ``grad`` clipped, in its dtype.
+        ``grad`` clipped, in its dtype (float32 for an integer ``grad``).
 
     Raises:
         ValueError: when the three shapes differ.
@@ -251,7 +251,9 @@ def unitwise_clip(
     norm, bound = (as_real(v, gc) for v in (g_norm, max_norm))
     ratio = bound / jnp.maximum(norm, as_real(div_eps, gc))
     clipped = jnp.multiply(*promote(gc, ratio))
-    return jnp.where(norm < bound, gc.astype(clipped.dtype), clipped).astype(grad.dtype)
+    out = jnp.where(norm < bound, gc.astype(clipped.dtype), clipped)
+    # Integer gradients come back as floats, as in Optax (a clipped integer would truncate).
+    return out.astype(grad.dtype) if jnp.issubdtype(grad.dtype, jnp.inexact) else out
 
 
 AdaptiveGradClipState = EmptyState

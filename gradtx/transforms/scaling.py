@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gradtx import _checks, tree as _tree
 from gradtx.base import (
@@ -43,6 +44,11 @@ __all__ = [
 def _scale_leaf(u: jax.Array, factor: Any) -> jax.Array:
     u = jnp.asarray(u)
     return jnp.multiply(*promote(upcast(u), factor)).astype(u.dtype)
+
+
+def _divide_leaf(u: jax.Array, divisor: Any) -> jax.Array:
+    """``u / divisor`` computed in the compute dtype, cast back to ``u``'s dtype."""
+    return jnp.divide(*promote(upcast(u), divisor)).astype(u.dtype)
 
 
 ScaleState = EmptyState
@@ -241,8 +247,9 @@ def normalize_by_update_norm(
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         g_norm = _tree.norm(updates)
-        factor = as_real(scale_factor, g_norm) / (g_norm + as_real(eps, g_norm))
-        return jax.tree_util.tree_map(lambda u: _scale_leaf(u, factor), updates), state
+        # Optax's order of operations: u / ((|u| + eps) / s), so that the bits agree.
+        denom = (g_norm + as_real(eps, g_norm)) / as_real(scale_factor, g_norm)
+        return jax.tree_util.tree_map(lambda u: _divide_leaf(u, denom), updates), state
 
     return GradientTransformation(init_empty_state, update_fn)
 
@@ -302,13 +309,23 @@ def _scale_gradient_bwd(factor: Any, cotangents: Any) -> tuple[Any, Any]:
 _scale_gradient.defvjp(_scale_gradient_fwd, _scale_gradient_bwd)
 
 
+def _is_static_number(value: Any) -> bool:
+    """A Python or NumPy real number (never a traced value), whose value can decide structure."""
+    if isinstance(value, bool | np.bool_):
+        return False
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0 and np.issubdtype(value.dtype, np.number)
+    return isinstance(value, int | float | np.number)
+
+
 def scale_gradient(inputs: Any, scale: ArrayLike) -> Any:
     r"""The identity on ``inputs`` whose gradient is multiplied by ``scale``.
 
     The forward pass returns ``inputs`` unchanged; the backward pass multiplies the incoming
-    cotangents by ``scale`` (no gradient flows to ``scale`` itself). A Python ``1`` returns
-    ``inputs`` as they are and a Python ``0`` stops the gradient (``jax.lax.stop_gradient``);
-    arrays and traced values go through the scaling.
+    cotangents by ``scale`` (no gradient flows to ``scale`` itself). A Python or NumPy ``1``
+    returns ``inputs`` as they are and a ``0`` stops the gradient (``jax.lax.stop_gradient``),
+    as in Optax; JAX arrays go through the scaling, so a traced ``scale`` works under ``jit``
+    (where Optax's comparison with 1 fails).
 
     Args:
         inputs: a tree of arrays.
@@ -322,7 +339,7 @@ def scale_gradient(inputs: Any, scale: ArrayLike) -> Any:
         >>> jax.grad(lambda x: gradtx.scale_gradient(x, 0.5) ** 2)(3.0)
         Array(3., dtype=float32)
     """
-    if isinstance(scale, (int, float)) and not isinstance(scale, bool):
+    if _is_static_number(scale):
         if scale == 1:
             return inputs
         if scale == 0:
