@@ -21,12 +21,21 @@ from gradtx.transforms.adaptive import (
     scale_by_rss as scale_by_rss,
 )
 from gradtx.transforms.clipping import (
+    AdaptiveGradClipState as AdaptiveGradClipState,
+    ClipByGlobalNormState as ClipByGlobalNormState,
+    ClipState as ClipState,
+    adaptive_grad_clip as adaptive_grad_clip,
     clip as clip,
     clip_by_block_rms as clip_by_block_rms,
     clip_by_global_norm as clip_by_global_norm,
+    unitwise_clip as unitwise_clip,
+    unitwise_norm as unitwise_norm,
 )
 from gradtx.transforms.constraints import (
+    NonNegativeParamsState as NonNegativeParamsState,
+    ZeroNansState as ZeroNansState,
     keep_params_nonnegative as keep_params_nonnegative,
+    zero_nans as zero_nans,
 )
 from gradtx.transforms.momentum import (
     DampedTraceState as DampedTraceState,
@@ -38,6 +47,10 @@ from gradtx.transforms.momentum import (
 from gradtx.transforms.noise import (
     AddNoiseState as AddNoiseState,
     add_noise as add_noise,
+)
+from gradtx.transforms.per_example import (
+    per_example_global_norm_clip as per_example_global_norm_clip,
+    per_example_layer_norm_clip as per_example_layer_norm_clip,
 )
 from gradtx.transforms.plateau import (
     ReduceLROnPlateauState as ReduceLROnPlateauState,
@@ -51,18 +64,27 @@ from gradtx.transforms.regularization import (
 )
 from gradtx.transforms.scaling import (
     ScaleByScheduleState as ScaleByScheduleState,
+    ScaleByTrustRatioState as ScaleByTrustRatioState,
+    ScaleState as ScaleState,
+    centralize as centralize,
+    normalize_by_update_norm as normalize_by_update_norm,
     scale as scale,
     scale_by_learning_rate as scale_by_learning_rate,
     scale_by_schedule as scale_by_schedule,
     scale_by_sign as scale_by_sign,
     scale_by_trust_ratio as scale_by_trust_ratio,
+    scale_gradient as scale_gradient,
 )
 
 __all__ = [
+    "AdaptiveGradClipState",
     "AddDecayedWeightsState",
     "AddNoiseState",
+    "ClipByGlobalNormState",
+    "ClipState",
     "DampedTraceState",
     "EmaState",
+    "NonNegativeParamsState",
     "ReduceLROnPlateauState",
     "ScaleByAdamState",
     "ScaleByAmsgradState",
@@ -72,16 +94,24 @@ __all__ = [
     "ScaleByRmsState",
     "ScaleByRssState",
     "ScaleByScheduleState",
+    "ScaleByTrustRatioState",
+    "ScaleState",
     "TraceState",
+    "ZeroNansState",
+    "adaptive_grad_clip",
     "add_decayed_weights",
     "add_l1_regularization",
     "add_l2_regularization",
     "add_noise",
+    "centralize",
     "clip",
     "clip_by_block_rms",
     "clip_by_global_norm",
     "ema",
     "keep_params_nonnegative",
+    "normalize_by_update_norm",
+    "per_example_global_norm_clip",
+    "per_example_layer_norm_clip",
     "reduce_on_plateau",
     "scale",
     "scale_by_adam",
@@ -95,5 +125,9 @@ __all__ = [
     "scale_by_schedule",
     "scale_by_sign",
     "scale_by_trust_ratio",
+    "scale_gradient",
     "trace",
+    "unitwise_clip",
+    "unitwise_norm",
+    "zero_nans",
 ]

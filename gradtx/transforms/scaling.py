@@ -1,4 +1,10 @@
-"""Scaling transforms: constant factors, learning rates, schedules, sign and trust ratio."""
+"""Scaling transforms: constant factors, learning rates, schedules, sign, trust ratio,
+normalisation by the update norm and gradient centralisation; and :func:`scale_gradient`,
+which scales a gradient in the backward pass.
+
+``ScaleState`` and ``ScaleByTrustRatioState`` are Optax's names for the
+:class:`~gradtx.EmptyState` of :func:`scale` and :func:`scale_by_trust_ratio` (aliases).
+"""
 
 from __future__ import annotations
 
@@ -6,31 +12,47 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gradtx import _checks, tree as _tree
 from gradtx.base import (
     ArrayLike,
+    EmptyState,
     GradientTransformation,
     ScalarOrSchedule,
     Schedule,
     init_empty_state,
 )
 from gradtx.numerics import abs_sq, promote, safe_increment, safe_sqrt, upcast
-from gradtx.transforms._common import requires_params
+from gradtx.transforms._common import as_real, requires_params
 
 __all__ = [
     "ScaleByScheduleState",
+    "ScaleByTrustRatioState",
+    "ScaleState",
+    "centralize",
+    "normalize_by_update_norm",
     "scale",
     "scale_by_learning_rate",
     "scale_by_schedule",
     "scale_by_sign",
     "scale_by_trust_ratio",
+    "scale_gradient",
 ]
 
 
 def _scale_leaf(u: jax.Array, factor: Any) -> jax.Array:
     u = jnp.asarray(u)
     return jnp.multiply(*promote(upcast(u), factor)).astype(u.dtype)
+
+
+def _divide_leaf(u: jax.Array, divisor: Any) -> jax.Array:
+    """``u / divisor`` computed in the compute dtype, cast back to ``u``'s dtype."""
+    return jnp.divide(*promote(upcast(u), divisor)).astype(u.dtype)
+
+
+ScaleState = EmptyState
+"""The state of :func:`scale` (Optax's name for :class:`~gradtx.EmptyState`)."""
 
 
 def scale(step_size: ArrayLike) -> GradientTransformation:
@@ -149,6 +171,10 @@ def scale_by_sign() -> GradientTransformation:
     return GradientTransformation(init_empty_state, update_fn)
 
 
+ScaleByTrustRatioState = EmptyState
+"""The state of :func:`scale_by_trust_ratio` (Optax's name for :class:`~gradtx.EmptyState`)."""
+
+
 def scale_by_trust_ratio(
     min_norm: ArrayLike = 0.0, trust_coefficient: ArrayLike = 1.0, eps: ArrayLike = 0.0
 ) -> GradientTransformation:
@@ -193,3 +219,129 @@ def scale_by_trust_ratio(
         return _tree.map(leaf, updates, params, names=("updates", "params")), state
 
     return GradientTransformation(init_empty_state, update_fn)
+
+
+def normalize_by_update_norm(
+    scale_factor: ArrayLike = 1.0, eps: ArrayLike = 1e-6
+) -> GradientTransformation:
+    r"""Divides all updates by their global norm: :math:`u \leftarrow s\,u / (\|u\| + \epsilon)`.
+
+    :math:`\|u\|` is the Euclidean norm of all leaves as one vector, so the result has norm
+    just under :math:`|s|` (normalised gradient descent takes steps of a fixed length).
+
+    Args:
+        scale_factor: :math:`s`, any sign (``-lr`` gives a descent step).
+        eps: :math:`\epsilon \ge 0`, keeps a zero update finite.
+
+    Returns:
+        A stateless transformation.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = gradtx.normalize_by_update_norm(eps=0.0)
+        >>> tx.update({"a": jnp.array([3.0]), "b": jnp.array([4.0])}, tx.init(None))[0]
+        {'a': Array([0.6], dtype=float32), 'b': Array([0.8], dtype=float32)}
+    """
+    _checks.non_negative("normalize_by_update_norm", eps=eps)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        g_norm = _tree.norm(updates)
+        # Optax's order of operations: u / ((|u| + eps) / s), so that the bits agree.
+        denom = (g_norm + as_real(eps, g_norm)) / as_real(scale_factor, g_norm)
+        return jax.tree_util.tree_map(lambda u: _divide_leaf(u, denom), updates), state
+
+    return GradientTransformation(init_empty_state, update_fn)
+
+
+def _subtract_mean(u: jax.Array) -> jax.Array:
+    u = jnp.asarray(u)
+    if u.ndim <= 1:
+        return u
+    uc = upcast(u)
+    return (uc - jnp.mean(uc, axis=tuple(range(1, u.ndim)), keepdims=True)).astype(u.dtype)
+
+
+def centralize() -> GradientTransformation:
+    r"""Gradient centralisation: subtracts from each slice along axis 0 its mean.
+
+    For a leaf of rank at least 2, :math:`u_{i\ldots} \leftarrow u_{i\ldots} -
+    \operatorname{mean}(u_{i\ldots})`, the mean over all axes but the first; vectors and scalars
+    are left unchanged.
+
+    Returns:
+        A stateless transformation.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = gradtx.centralize()
+        >>> tx.update(jnp.array([[1.0, 2.0, 3.0], [4.0, 6.0, 8.0]]), tx.init(None))[0]
+        Array([[-1.,  0.,  1.],
+               [-2.,  0.,  2.]], dtype=float32)
+
+    References:
+        Yong et al., `Gradient Centralization: A New Optimization Technique for Deep Neural
+        Networks <https://arxiv.org/abs/2004.01461>`_, 2020
+    """
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        return jax.tree_util.tree_map(_subtract_mean, updates), state
+
+    return GradientTransformation(init_empty_state, update_fn)
+
+
+@jax.custom_vjp
+def _scale_gradient(inputs: Any, factor: Any) -> Any:
+    del factor  # used by the backward pass only
+    return inputs
+
+
+def _scale_gradient_fwd(inputs: Any, factor: Any) -> tuple[Any, Any]:
+    return inputs, factor
+
+
+def _scale_gradient_bwd(factor: Any, cotangents: Any) -> tuple[Any, Any]:
+    scaled = jax.tree_util.tree_map(lambda g: _scale_leaf(g, factor), cotangents)
+    return scaled, jax.tree_util.tree_map(jnp.zeros_like, factor)
+
+
+_scale_gradient.defvjp(_scale_gradient_fwd, _scale_gradient_bwd)
+
+
+def _is_static_number(value: Any) -> bool:
+    """A Python or NumPy real number (never a traced value), whose value can decide structure."""
+    if isinstance(value, bool | np.bool_):
+        return False
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0 and np.issubdtype(value.dtype, np.number)
+    return isinstance(value, int | float | np.number)
+
+
+def scale_gradient(inputs: Any, scale: ArrayLike) -> Any:
+    r"""The identity on ``inputs`` whose gradient is multiplied by ``scale``.
+
+    The forward pass returns ``inputs`` unchanged; the backward pass multiplies the incoming
+    cotangents by ``scale`` (no gradient flows to ``scale`` itself). A Python or NumPy ``1``
+    returns ``inputs`` as they are and a ``0`` stops the gradient (``jax.lax.stop_gradient``),
+    as in Optax; JAX arrays go through the scaling, so a traced ``scale`` works under ``jit``
+    (where Optax's comparison with 1 fails).
+
+    Args:
+        inputs: a tree of arrays.
+        scale: the factor applied to the gradient.
+
+    Returns:
+        ``inputs``, with the scaled backward pass.
+
+    Example:
+        >>> import jax
+        >>> jax.grad(lambda x: gradtx.scale_gradient(x, 0.5) ** 2)(3.0)
+        Array(3., dtype=float32)
+    """
+    if _is_static_number(scale):
+        if scale == 1:
+            return inputs
+        if scale == 0:
+            return jax.lax.stop_gradient(inputs)
+    return _scale_gradient(inputs, jnp.asarray(scale))

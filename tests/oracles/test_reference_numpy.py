@@ -368,6 +368,70 @@ class ClipBlockRms(Ref):
         return u
 
 
+def leaf(x: np.ndarray, k: str) -> np.ndarray:
+    """Leaf ``k`` of a flat vector, in its shape."""
+    return x[SLICES[k]].reshape(SHAPES[k])
+
+
+class AdaptiveClip(Ref):
+    """Brock et al.'s AGC, unit by unit: g_i <- g_i lam max(|w_i|, eps) / |g_i| when
+    |g_i| >= lam max(|w_i|, eps). A unit is a column of the (3, 4) kernel (one per output)
+    and the whole bias, or the slices over ``axis`` when it is given."""
+
+    def __init__(self, lam, eps=1e-3, axis=None):
+        self.lam, self.eps, self.axis = lam, eps, axis
+
+    def _norm(self, x):
+        axis = self.axis if self.axis is not None else (0 if x.ndim == 2 else None)
+        return np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
+
+    def update(self, g, w):
+        u = np.empty_like(g)
+        for k, s in SLICES.items():
+            gk, wk = leaf(g, k), leaf(w, k)
+            gn, bound = self._norm(gk), self.lam * np.maximum(self._norm(wk), self.eps)
+            clipped = gk * bound / np.maximum(gn, 1e-6)
+            u[s] = np.where(gn < bound, gk, clipped).ravel()
+        return u
+
+
+class Centralize(Ref):
+    """Yong et al.'s gradient centralisation: each row of a matrix minus its mean; vectors
+    unchanged."""
+
+    def __init__(self, axis=1):
+        self.axis = axis
+
+    def update(self, g, w):
+        u = g.copy()
+        wk = leaf(g, "w")
+        u[SLICES["w"]] = (wk - wk.mean(axis=self.axis, keepdims=True)).ravel()
+        return u
+
+
+class NormalizeByNorm(Ref):
+    """Normalised gradient descent's direction: u = s g / (|g| + eps), |g| over all leaves."""
+
+    def __init__(self, s=1.0, eps=1e-6):
+        self.s, self.eps = s, eps
+
+    def update(self, g, w):
+        return self.s * g / (np.linalg.norm(g) + self.eps)
+
+
+class ZeroNans(Ref):
+    def update(self, g, w):
+        return np.where(np.isnan(g), 0.0, g)
+
+
+class NonNegative(Ref):
+    """Projection onto w >= 0 through the update: w + u = max(w + g, 0) where w >= 0, and a
+    negative w is moved to 0 when w + g < 0 (u = -w)."""
+
+    def update(self, g, w):
+        return np.where(w + g < 0.0, -w, g)
+
+
 def mask_vec(mask: dict[str, bool] | None) -> np.ndarray:
     out = np.ones(N, bool)
     for k, keep in (mask or {}).items():
@@ -567,6 +631,16 @@ TRANSFORMS = [
     Case("clip_by_global_norm", lambda: gradtx.clip_by_global_norm(4.0),
          lambda: ClipGlobalNorm(4.0)),
     Case("clip_by_block_rms", lambda: gradtx.clip_by_block_rms(1.0), lambda: ClipBlockRms(1.0)),
+    Case("adaptive_grad_clip", lambda: gradtx.adaptive_grad_clip(0.3),
+         lambda: AdaptiveClip(0.3)),
+    Case("adaptive_grad_clip_axis", lambda: gradtx.adaptive_grad_clip(0.5, 0.1, axis=-1),
+         lambda: AdaptiveClip(0.5, 0.1, axis=-1)),
+    Case("centralize", gradtx.centralize, Centralize),
+    Case("normalize_by_update_norm", gradtx.normalize_by_update_norm, NormalizeByNorm),
+    Case("normalize_by_update_norm_options",
+         lambda: gradtx.normalize_by_update_norm(-0.3, 0.1), lambda: NormalizeByNorm(-0.3, 0.1)),
+    Case("zero_nans", gradtx.zero_nans, ZeroNans),
+    Case("keep_params_nonnegative", gradtx.keep_params_nonnegative, NonNegative),
     Case("add_decayed_weights", lambda: gradtx.add_decayed_weights(0.1),
          lambda: Penalty(0.1)),
     Case("add_decayed_weights_negative", lambda: gradtx.add_decayed_weights(-0.1),
@@ -719,6 +793,12 @@ MISMATCHES = {
     "scale_by_lion_b1_b2": ("scale_by_lion_options", lambda: Lion(0.8, 0.5)),
     "clip_by_global_norm_clips": ("clip_by_global_norm", lambda: Scale(1.0)),
     "clip_is_not_global_norm": ("clip", lambda: ClipGlobalNorm(0.8)),
+    "adaptive_grad_clip_units": ("adaptive_grad_clip", lambda: AdaptiveClip(0.3, axis=-1)),
+    "adaptive_grad_clip_clips": ("adaptive_grad_clip", lambda: Scale(1.0)),
+    "centralize_axis": ("centralize", lambda: Centralize(axis=0)),
+    "normalize_by_update_norm_eps": ("normalize_by_update_norm_options",
+                                     lambda: NormalizeByNorm(-0.3, 0.0)),
+    "keep_params_nonnegative_projects": ("keep_params_nonnegative", lambda: Scale(1.0)),
     "add_decayed_weights_mask": ("add_decayed_weights_mask", lambda: Penalty(0.1)),
     "add_l1_is_not_l2": ("add_l1_regularization", lambda: Penalty(0.05, "l2")),
     "adagrad_eps_placement": ("adagrad_large_eps",
@@ -918,6 +998,11 @@ def test_inputs_hit_both_sides_of_each_threshold() -> None:
     for s in SLICES.values():  # clip_by_block_rms(1.0)
         rms = np.sqrt(np.mean(gs[:, s] ** 2, axis=1))
         assert 0 < np.sum(rms > 1.0) < STEPS
+    gs, ws = _transform_inputs()  # adaptive_grad_clip(0.3): units below and above the bound
+    for k in KEYS:
+        ref = AdaptiveClip(0.3)
+        clipped = [~np.isclose(ref.update(g, w), g)[SLICES[k]] for g, w in zip(gs, ws, strict=True)]
+        assert 0 < np.sum(clipped) < STEPS * (SLICES[k].stop - SLICES[k].start)
 
 
 def test_every_public_transform_and_optimizer_is_covered() -> None:

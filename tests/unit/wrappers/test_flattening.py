@@ -10,11 +10,14 @@ import pytest
 import gradtx
 from tests.helpers import CASES, example_grads
 
-# Transformations that look at one leaf at a time (trust ratios, per-block norms, per-leaf
-# random keys, masks by path) and so are not meant to be flattened; the rest are elementwise.
+# Transformations that look at one leaf at a time (trust ratios, per-block and per-unit norms,
+# means along axes, per-leaf random keys, masks by path) and so are not meant to be flattened;
+# the rest are elementwise.
 PER_LEAF = {
     "scale_by_trust_ratio",
     "clip_by_block_rms",
+    "adaptive_grad_clip",
+    "centralize",
     "lamb",
     "add_noise",
     "noisy_sgd",
@@ -23,7 +26,7 @@ PER_LEAF = {
     "flatten",
 }
 # Global reductions: a flat sum adds the same numbers in another order.
-REDUCTIONS = {"clip_by_global_norm", "apply_if_finite"}
+REDUCTIONS = {"clip_by_global_norm", "normalize_by_update_norm", "apply_if_finite"}
 ELEMENTWISE = [c for c in CASES if c.name not in PER_LEAF | REDUCTIONS]
 
 
