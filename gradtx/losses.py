@@ -207,8 +207,25 @@ def sigmoid_binary_cross_entropy(
     return _reduce(loss, reduction)
 
 
+def _where(where: ArrayLike | None, z: jax.Array, axis: Axis) -> jax.Array | None:
+    """Optax's ``where``: the logits' shape, or the examples' shape (broadcast over ``axis``)."""
+    if where is None:
+        return None
+    where = jnp.asarray(where)
+    if where.dtype != jnp.bool_:
+        raise TypeError(f"where must be a boolean array, got dtype {where.dtype}.")
+    if where.ndim != z.ndim:
+        where = jnp.expand_dims(where, axis)
+    return jnp.broadcast_to(where, z.shape)
+
+
 def softmax_cross_entropy(
-    logits: ArrayLike, labels: ArrayLike, axis: Axis = -1, *, reduction: Reduction = "none"
+    logits: ArrayLike,
+    labels: ArrayLike,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+    *,
+    reduction: Reduction = "none",
 ) -> jax.Array:
     r"""Cross-entropy of a target distribution :math:`y` and :math:`\operatorname{softmax}(z)`.
 
@@ -223,6 +240,8 @@ def softmax_cross_entropy(
         logits: :math:`z`.
         labels: :math:`y`, the same shape (one-hot or probabilities).
         axis: the class axis (or axes).
+        where: which logits take part (a boolean array of the logits' shape, or of the
+            examples' shape to leave out whole examples, whose loss is then 0), as in Optax.
         reduction: ``"none"``, ``"mean"`` or ``"sum"`` over the examples.
 
     Returns:
@@ -241,12 +260,18 @@ def softmax_cross_entropy(
             f"softmax_cross_entropy(): labels need the shape of the logits {z.shape}, got "
             f"{y.shape}; for integer class labels use softmax_cross_entropy_with_integer_labels."
         )
-    log_p = jax.nn.log_softmax(z, axis=axis)
-    return _reduce(-jnp.sum(y.astype(z.dtype) * log_p, axis=axis), reduction)
+    mask = _where(where, z, axis)
+    log_p = jax.nn.log_softmax(z, axis=axis, where=mask)
+    return _reduce(-jnp.sum(y.astype(z.dtype) * log_p, axis=axis, where=mask), reduction)
 
 
 def softmax_cross_entropy_with_integer_labels(
-    logits: ArrayLike, labels: ArrayLike, axis: Axis = -1, *, reduction: Reduction = "none"
+    logits: ArrayLike,
+    labels: ArrayLike,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+    *,
+    reduction: Reduction = "none",
 ) -> jax.Array:
     r"""Softmax cross-entropy with integer class labels, via logsumexp.
 
@@ -261,8 +286,11 @@ def softmax_cross_entropy_with_integer_labels(
     Args:
         logits: :math:`z`, classes along ``axis``.
         labels: integer classes :math:`y`, the shape of ``logits`` without ``axis``. For a tuple
-            ``axis`` the label is the flat (C-order) index into those axes.
+            ``axis`` the label is the flat (C-order) index into those axes, taken in the order
+            given (as Optax: ``axis=(2, 1)`` indexes axis 2 first).
         axis: the class axis (or axes).
+        where: which logits take part in the normaliser (a boolean array of the logits'
+            shape, or of the examples' shape); an example with none has loss 0, as in Optax.
         reduction: ``"none"``, ``"mean"`` or ``"sum"`` over the examples.
 
     Returns:
@@ -279,19 +307,24 @@ def softmax_cross_entropy_with_integer_labels(
     y = jnp.asarray(labels)
     if not jnp.issubdtype(y.dtype, jnp.integer):
         raise TypeError(f"{fn}(): labels must be integers, got dtype {y.dtype}.")
+    mask = _where(where, z, axis)
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    axes = tuple(sorted(a % z.ndim for a in axes))
-    # Move the class axes to the end and flatten them into one.
+    axes = tuple(a % z.ndim for a in axes)
+    # Move the class axes to the end, in the order given, and flatten them into one.
     batch_axes = [a for a in range(z.ndim) if a not in axes]
     z = jnp.transpose(z, (*batch_axes, *axes))
     z = z.reshape(*z.shape[: len(batch_axes)], -1)
+    if mask is not None:
+        mask = jnp.transpose(mask, (*batch_axes, *axes)).reshape(z.shape)
     if y.shape != z.shape[:-1]:
         raise ValueError(
             f"{fn}(): labels need the shape of the logits without the class axis, "
             f"{z.shape[:-1]}, got {y.shape}."
         )
     label_logit = jnp.take_along_axis(z, y[..., None], axis=-1)[..., 0]
-    loss = jax.nn.logsumexp(z, axis=-1) - label_logit
+    loss = jax.nn.logsumexp(z, axis=-1, where=mask) - label_logit
+    if mask is not None:
+        loss = jnp.where(jnp.any(mask, axis=-1), loss, jnp.zeros([], loss.dtype))
     return _reduce(loss, reduction)
 
 

@@ -97,6 +97,40 @@ def test_huber_delta_and_class_axis_options_match_optax():
     )
 
 
+def test_cross_entropy_where_and_unsorted_axes_match_optax_and_numpy():
+    z = RNG.normal(size=(3, 4, 5)).astype(np.float32)
+    keep = RNG.uniform(size=z.shape) > 0.3
+    keep[0, 1] = False  # an example with no logit left
+    per_example = np.array([[True, False, True, True, True]] * 3)  # axis=1 classes
+    labels = np.eye(4, dtype=np.float32)[RNG.integers(0, 4, (3, 5))].transpose(0, 2, 1)
+    for where, axis in ((keep, 1), (per_example, 1), (keep.transpose(0, 2, 1), -1)):
+        zz = z if axis == 1 else z.transpose(0, 2, 1)
+        yy = labels if axis == 1 else labels.transpose(0, 2, 1)
+        ours = losses.softmax_cross_entropy(zz, yy, axis, where)
+        theirs = optax.losses.softmax_cross_entropy(zz, yy, axis, where)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
+    # integer labels: a masked normaliser, NumPy reference
+    y = RNG.integers(0, 5, (3, 4))
+    mask = keep.copy()
+    np.put_along_axis(mask, y[..., None], True, axis=-1)  # the label's logit stays in
+    mask[2, 3] = False
+    ours = losses.softmax_cross_entropy_with_integer_labels(z, y, where=mask)
+    with np.errstate(divide="ignore"):  # log 0 for the example with no logit left
+        lse = np.log(np.sum(np.where(mask, np.exp(z.astype(np.float64)), 0.0), axis=-1))
+    ref = lse - np.take_along_axis(z, y[..., None], axis=-1)[..., 0]
+    ref = np.where(mask.any(-1), ref, 0.0)
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        ours, optax.losses.softmax_cross_entropy_with_integer_labels(z, y, where=mask), rtol=1e-6
+    )
+    # tuple axes in the order given: (2, 1) flattens axis 2 first, as Optax
+    flat = RNG.integers(0, 20, 3)
+    ours = losses.softmax_cross_entropy_with_integer_labels(z, flat, axis=(2, 1))
+    moved = z.transpose(0, 2, 1).reshape(3, -1).astype(np.float64)
+    ref = logsumexp(moved, axis=-1) - moved[np.arange(3), flat]
+    np.testing.assert_allclose(ours, ref, rtol=1e-5)
+
+
 def test_values_match_closed_forms():
     p, t, z = P.astype(np.float64), T.astype(np.float64), Z.astype(np.float64)
     np.testing.assert_allclose(losses.squared_error(P, T), (p - t) ** 2, rtol=1e-5)
