@@ -21,7 +21,17 @@ import gradtx
 # searches and second-order methods have their own test files.
 CORE_MODULES = {"gradtx.base"} | {
     f"gradtx.transforms.{m}"
-    for m in ("adam", "adaptive", "clipping", "momentum", "noise", "regularization", "scaling")
+    for m in (
+        "adam",
+        "adam_variants",
+        "adaptive",
+        "clipping",
+        "momentum",
+        "noise",
+        "regularization",
+        "scaling",
+        "step_adaptive",
+    )
 }
 
 
@@ -137,6 +147,25 @@ CASES: list[Case] = [
     Case("scale_by_lion", gradtx.scale_by_lion, 0.9, (0.5, 0.9, 0.95),
          _then_lr(gradtx.scale_by_lion), parabola_lr=_exp(0.03, 0.998),
          rosenbrock_lr=_exp(0.03, 0.999)),
+    Case("scale_by_radam", gradtx.scale_by_radam, 0.9, (0.5, 0.9, 0.95),
+         _then_lr(gradtx.scale_by_radam), parabola_lr=0.05, rosenbrock_lr=3e-3),
+    Case("scale_by_yogi", gradtx.scale_by_yogi, 0.9, (0.5, 0.9, 0.95),
+         _then_lr(gradtx.scale_by_yogi), parabola_lr=0.05, rosenbrock_lr=0.3),
+    Case("scale_by_adan", gradtx.scale_by_adan, 0.98, (0.9, 0.95, 0.98),
+         _then_lr(gradtx.scale_by_adan), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
+    Case("scale_by_novograd", gradtx.scale_by_novograd, 0.9, (0.5, 0.9, 0.95),
+         _then_lr(gradtx.scale_by_novograd), parabola_lr=_exp(0.05, 0.998),
+         rosenbrock_lr=_exp(0.01, 0.9998)),
+    Case("scale_by_adadelta", gradtx.scale_by_adadelta, 0.9, (0.5, 0.9, 0.95),
+         _then_lr(lambda: gradtx.scale_by_adadelta(eps=1e-4)), parabola_lr=1.0,
+         rosenbrock_lr=_exp(0.01, 0.9998)),
+    Case("scale_by_rprop", gradtx.scale_by_rprop, 0.01, (0.001, 0.01, 0.1),
+         # The default smallest step, 1e-6, keeps the iterate from settling closer than 1e-3.
+         lambda lr: gradtx.chain(gradtx.scale_by_rprop(lr, min_step_size=1e-9),
+                                 gradtx.scale(-1.0)),
+         parabola_lr=0.01, rosenbrock_lr=1e-3),
+    Case("scale_by_sm3", gradtx.scale_by_sm3, 0.9, (0.5, 0.9, 0.95),
+         _then_lr(gradtx.scale_by_sm3), parabola_lr=1.0, rosenbrock_lr=1.0),
     Case("clip", gradtx.clip, 1.0, (0.5, 1.0, 2.0), _then_lr(lambda: gradtx.clip(1.0))),
     Case("clip_by_global_norm", gradtx.clip_by_global_norm, 1.0, (0.5, 1.0, 2.0),
          _then_lr(lambda: gradtx.clip_by_global_norm(1.0))),
@@ -184,6 +213,21 @@ CASES: list[Case] = [
          parabola_lr=_exp(0.03, 0.998), rosenbrock_lr=_exp(0.03, 0.999)),
     _opt("lamb", gradtx.lamb, 0.02, (0.01, 0.02, 0.05), parabola_lr=_exp(0.01, 0.998),
          rosenbrock_lr=_exp(0.03, 0.999)),
+    _opt("radam", gradtx.radam, 0.05, (0.01, 0.05, 0.1), parabola_lr=0.05,
+         rosenbrock_lr=3e-3),
+    _opt("yogi", gradtx.yogi, 0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=0.3),
+    _opt("adan", gradtx.adan, 0.05, (0.01, 0.05, 0.1), parabola_lr=0.05,
+         rosenbrock_lr=ADAM_ROSENBROCK_LR),
+    _opt("novograd", gradtx.novograd, 0.05, (0.01, 0.05, 0.1), parabola_lr=_exp(0.05, 0.998),
+         rosenbrock_lr=_exp(0.01, 0.9998)),
+    _opt("adamaxw", lambda h: gradtx.adamaxw(h, weight_decay=0.0), 0.05, (0.01, 0.05, 0.1),
+         parabola_lr=0.05, rosenbrock_lr=0.005),
+    _opt("adadelta", lambda h: gradtx.adadelta(h, eps=1e-4), 1.0, (0.5, 1.0, 2.0),
+         parabola_lr=1.0, rosenbrock_lr=_exp(0.01, 0.9998)),
+    Case("rprop", gradtx.rprop, 0.01, (0.001, 0.01, 0.1),
+         lambda lr: gradtx.rprop(lr, min_step_size=1e-9), parabola_lr=0.01,
+         rosenbrock_lr=1e-3, is_optimizer=True),
+    _opt("sm3", gradtx.sm3, 0.1, (0.01, 0.05, 0.1), parabola_lr=1.0, rosenbrock_lr=1.0),
     _opt("sign_sgd", gradtx.sign_sgd, 0.01, (0.003, 0.01, 0.03),
          parabola_lr=_exp(0.03, 0.9995), rosenbrock_lr=_exp(0.01, 0.9995)),
     _opt("noisy_sgd", lambda h: gradtx.noisy_sgd(h, eta=1e-4, key=0), 0.1, (0.01, 0.05, 0.1)),
@@ -216,6 +260,12 @@ NEEDS_PARAMS = {
     "add_decayed_weights",
     "add_l2_regularization",
     "add_l1_regularization",
+    "scale_by_novograd",
+    # Optax's chains with add_decayed_weights, which needs the parameters even at decay 0.
+    "novograd",
+    "adan",
+    "adamaxw",
+    "adadelta",
 }
 
 

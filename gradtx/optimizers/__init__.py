@@ -20,6 +20,13 @@ from gradtx.optimizers.adam_like import (
     nadam as nadam,
     nadamw as nadamw,
 )
+from gradtx.optimizers.adam_variants import (
+    adamaxw as adamaxw,
+    adan as adan,
+    novograd as novograd,
+    radam as radam,
+    yogi as yogi,
+)
 from gradtx.optimizers.adaptive import (
     adagrad as adagrad,
     rmsprop as rmsprop,
@@ -33,16 +40,24 @@ from gradtx.optimizers.sign_based import (
     lion as lion,
     sign_sgd as sign_sgd,
 )
+from gradtx.optimizers.step_adaptive import (
+    adadelta as adadelta,
+    rprop as rprop,
+    sm3 as sm3,
+)
 from gradtx.optimizers.trust_ratio import (
     lamb as lamb,
 )
 
 __all__ = [
     "adabelief",
+    "adadelta",
     "adagrad",
     "adam",
     "adamax",
+    "adamaxw",
     "adamw",
+    "adan",
     "amsgrad",
     "heavy_ball",
     "lamb",
@@ -50,7 +65,12 @@ __all__ = [
     "nadam",
     "nadamw",
     "noisy_sgd",
+    "novograd",
+    "radam",
     "rmsprop",
+    "rprop",
     "sgd",
     "sign_sgd",
+    "sm3",
+    "yogi",
 ]
