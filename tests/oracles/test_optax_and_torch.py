@@ -474,6 +474,21 @@ TORCH_CASES = [
     pytest.param(lambda: gradtx.adamax(1e-2, 0.8, 0.99, 0.1),
                  lambda p: torch.optim.Adamax(p, lr=1e-2, betas=(0.8, 0.99), eps=0.1),
                  id="adamax-options"),
+    # torch.optim.Adadelta: the same rule, its weight decay an L2 term as adadelta's.
+    pytest.param(lambda: gradtx.adadelta(1.0), lambda p: torch.optim.Adadelta(p, lr=1.0),
+                 id="adadelta"),
+    pytest.param(lambda: gradtx.adadelta(0.5, 0.8, 1e-4, weight_decay=0.1),
+                 lambda p: torch.optim.Adadelta(p, lr=0.5, rho=0.8, eps=1e-4,
+                                                weight_decay=0.1),
+                 id="adadelta-options"),
+    # torch.optim.RAdam divides by sqrt(v) + eps before the bias correction
+    # (sqrt(1 - b2^t) / (sqrt(v) + eps)), Optax by sqrt(v_hat) + eps: the same with eps = 0
+    # (the unrectified first steps of RAdam do not divide).
+    pytest.param(lambda: gradtx.radam(1e-2, eps=0.0),
+                 lambda p: torch.optim.RAdam(p, lr=1e-2, eps=0.0), id="radam"),
+    pytest.param(lambda: gradtx.radam(1e-2, 0.8, 0.99, eps=0.0),
+                 lambda p: torch.optim.RAdam(p, lr=1e-2, betas=(0.8, 0.99), eps=0.0),
+                 id="radam-betas"),
 ]
 # fmt: on
 
@@ -514,3 +529,53 @@ def test_sgd_dampening_takes_the_first_gradient_whole_as_torch_does():
     _assert_tree_close(torch_params, descend(1.0), "torch params", 0, scale)
     _assert_tree_close(sgd, descend(1.0), "gradtx.sgd params", 0, scale)
     _assert_tree_close(dampened, descend(1.0 - dampening), "gradtx.trace params", 0, scale)
+
+
+@pytest.mark.usefixtures("torch_float32")
+def test_rprop_is_torch_rprop_one_step_late():
+    """Optax's (and gradtx's) rprop moves at step k by the step torch.optim.Rprop takes at k - 1.
+
+    Both keep the same per-coordinate step sizes and store the same direction (zero after a
+    sign change); Optax returns the direction stored at the previous step. So gradtx's stored
+    ``prev_updates`` after step k, negated, is torch's parameter change at step k, and gradtx's
+    update at step k + 1 is that change.
+    """
+    lr, etas, sizes = 0.01, (0.3, 1.5), (1e-4, 0.2)
+    tx = gradtx.rprop(lr, *etas, *sizes)
+    params = _initial_params()
+    tparams = {name: torch.tensor(value, requires_grad=True) for name, value in params.items()}
+    optimizer = torch.optim.Rprop(list(tparams.values()), lr=lr, etas=etas, step_sizes=sizes)
+    state = tx.init(params)
+    update = jax.jit(tx.update)
+    previous_change, previous_ulp, update_prev = None, {}, None
+    for k, grads in enumerate(_gradients(20)):
+        before = {name: p.detach().numpy().copy() for name, p in tparams.items()}
+        for name, p in tparams.items():
+            p.grad = torch.tensor(grads[name])
+        optimizer.step()
+        change = {n: p.detach().numpy() - before[n] for n, p in tparams.items()}
+        # torch's change is the difference of two float32 parameters: exact to an ulp of them.
+        ulp = {n: float(np.max(np.spacing(np.abs(before[n])))) for n in before}
+        updates, state = update(grads, state, params)
+        stored = state[0].prev_updates
+        for n in change:
+            np.testing.assert_allclose(
+                -np.asarray(stored[n]),
+                change[n],
+                rtol=1e-5,
+                atol=ulp[n],
+                err_msg=f"stored direction {n} at step {k}",
+            )
+            expected = np.zeros_like(change[n]) if previous_change is None else previous_change[n]
+            # Optax zeroes the update where the sign flips now; torch moved one step earlier.
+            flipped = (
+                grads[n] * np.asarray(update_prev[n]) < 0 if k else np.zeros(grads[n].shape, bool)
+            )
+            np.testing.assert_allclose(
+                np.asarray(updates[n]),
+                np.where(flipped, 0.0, expected),
+                rtol=1e-5,
+                atol=previous_ulp.get(n, 0.0),
+                err_msg=f"update {n} at step {k}",
+            )
+        update_prev, previous_change, previous_ulp = stored, change, ulp
