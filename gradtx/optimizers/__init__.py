@@ -31,6 +31,9 @@ from gradtx.optimizers.adaptive import (
     adagrad as adagrad,
     rmsprop as rmsprop,
 )
+from gradtx.optimizers.factorized import (
+    adafactor as adafactor,
+)
 from gradtx.optimizers.gradient_descent import (
     heavy_ball as heavy_ball,
     noisy_sgd as noisy_sgd,
@@ -52,6 +55,7 @@ from gradtx.optimizers.trust_ratio import (
 __all__ = [
     "adabelief",
     "adadelta",
+    "adafactor",
     "adagrad",
     "adam",
     "adamax",

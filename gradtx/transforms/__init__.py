@@ -36,6 +36,11 @@ from gradtx.transforms.clipping import (
 from gradtx.transforms.constraints import (
     keep_params_nonnegative as keep_params_nonnegative,
 )
+from gradtx.transforms.factorized import (
+    FactoredState as FactoredState,
+    scale_by_factored_rms as scale_by_factored_rms,
+    scale_by_param_block_rms as scale_by_param_block_rms,
+)
 from gradtx.transforms.momentum import (
     DampedTraceState as DampedTraceState,
     EmaState as EmaState,
@@ -79,6 +84,7 @@ __all__ = [
     "AddNoiseState",
     "DampedTraceState",
     "EmaState",
+    "FactoredState",
     "ReduceLROnPlateauState",
     "ScaleByAdaDeltaState",
     "ScaleByAdamState",
@@ -111,9 +117,11 @@ __all__ = [
     "scale_by_adan",
     "scale_by_amsgrad",
     "scale_by_belief",
+    "scale_by_factored_rms",
     "scale_by_learning_rate",
     "scale_by_lion",
     "scale_by_novograd",
+    "scale_by_param_block_rms",
     "scale_by_radam",
     "scale_by_rms",
     "scale_by_rprop",

@@ -508,6 +508,44 @@ class SM3Full(SM3):
         return self.m
 
 
+class Factored(Ref):
+    """Shazeer and Stern 2018, Algorithms 4 and 5 without the update clipping: decay
+    b_t = 1 - t^(-c) (t = 1, 2, ... minus the offset), G = g^2 + eps; a (3, 4) matrix (when
+    factored) keeps R = b R + (1 - b) mean_cols G and C = b C + (1 - b) mean_rows G,
+    V_ij = R_i C_j / mean(R); other leaves V = b V + (1 - b) G; u = g / sqrt(V)."""
+
+    def __init__(self, c=0.8, offset=0, eps=1e-30, factor_w=False):
+        self.c, self.offset, self.eps, self.factor_w = c, offset, eps, factor_w
+        self.R, self.C, self.v, self.t = np.zeros(3), np.zeros(4), np.zeros(N), 0
+
+    def update(self, g, w):
+        self.t += 1
+        b = 1 - float(np.float32(self.t - self.offset)) ** -self.c
+        big = g * g + self.eps
+        self.v = b * self.v + (1 - b) * big
+        u = g / np.sqrt(self.v)
+        if self.factor_w:
+            gw = big[SLICES["w"]].reshape(3, 4)
+            self.R = b * self.R + (1 - b) * gw.mean(axis=1)
+            self.C = b * self.C + (1 - b) * gw.mean(axis=0)
+            V = np.outer(self.R, self.C) / self.R.mean()
+            u[SLICES["w"]] = (g[SLICES["w"]].reshape(3, 4) / np.sqrt(V)).ravel()
+        return u
+
+
+class ParamBlockRms(Ref):
+    """u = g max(rms(w_leaf), min_scale), per leaf (Adafactor's relative step size)."""
+
+    def __init__(self, min_scale=1e-3):
+        self.min_scale = min_scale
+
+    def update(self, g, w):
+        u = g.copy()
+        for sl in SLICES.values():
+            u[sl] = g[sl] * max(np.sqrt(np.mean(w[sl] ** 2)), self.min_scale)
+        return u
+
+
 class Clip(Ref):
     def __init__(self, delta):
         self.delta = delta
@@ -761,6 +799,14 @@ TRANSFORMS = [
     Case("scale_by_sm3", gradtx.scale_by_sm3, SM3, SM3_STATE),
     Case("scale_by_sm3_decay", lambda: gradtx.scale_by_sm3(0.5, 0.9, 0.1),
          lambda: SM3(0.5, 0.9, 0.1), SM3_STATE),
+    Case("scale_by_factored_rms", gradtx.scale_by_factored_rms, Factored),
+    Case("scale_by_factored_rms_factored",
+         lambda: gradtx.scale_by_factored_rms(decay_rate=0.5, step_offset=-2,
+                                              min_dim_size_to_factor=3, epsilon=1e-3),
+         lambda: Factored(0.5, -2, 1e-3, factor_w=True)),
+    Case("scale_by_param_block_rms", gradtx.scale_by_param_block_rms, ParamBlockRms),
+    Case("scale_by_param_block_rms_min_scale", lambda: gradtx.scale_by_param_block_rms(1.2),
+         lambda: ParamBlockRms(1.2)),
     Case("clip", lambda: gradtx.clip(0.8), lambda: Clip(0.8)),
     Case("clip_by_global_norm", lambda: gradtx.clip_by_global_norm(4.0),
          lambda: ClipGlobalNorm(4.0)),
@@ -912,6 +958,17 @@ OPTIMIZERS = [
          RPROP_STATE),
     Case("sm3", lambda: gradtx.sm3(0.05, 0.5), lambda: Chain(SM3(0.5), Scale(-0.05)),
          SM3_STATE),
+    # Adafactor: factored scaling, update clipping, the learning rate, the relative step,
+    # momentum without debiasing, decoupled decay, then the sign.
+    Case("adafactor", lambda: gradtx.adafactor(0.01, 3),
+         lambda: Chain(Factored(factor_w=True), ClipBlockRms(1.0), Scale(0.01),
+                       ParamBlockRms(), Scale(-1.0))),
+    Case("adafactor_all_options",
+         lambda: gradtx.adafactor(lr_schedule, 3, 0.6, -1, momentum=0.9,
+                                  weight_decay_rate=0.1, eps=1e-3, weight_decay_mask=MASK),
+         lambda: Chain(Factored(0.6, -1, 1e-3, factor_w=True), ClipBlockRms(1.0),
+                       Schedule(lr_schedule), ParamBlockRms(), Ema(0.9, debias=False),
+                       Penalty(0.1, mask=MASK), Scale(-1.0))),
     Case("sign_sgd", lambda: gradtx.sign_sgd(0.01), lambda: Chain(Sign(), LR(0.01))),
 ]
 
@@ -930,6 +987,11 @@ MISMATCHES = {
     "scale_by_sm3_full_accumulator": ("scale_by_sm3_decay", lambda: SM3Full(0.5, 0.9, 0.1)),
     "adadelta_decoupled_decay": ("adadelta",
                                  lambda: Chain(AdaDelta(), Penalty(0.1), LR(1.0))),
+    "scale_by_factored_rms_factors": ("scale_by_factored_rms_factored",
+                                      lambda: Factored(0.5, -2, 1e-3)),
+    "adafactor_no_clipping": ("adafactor",
+                              lambda: Chain(Factored(factor_w=True), Scale(0.01),
+                                            ParamBlockRms(), Scale(-1.0))),
     "scale_by_learning_rate_sign": ("scale_by_learning_rate", lambda: Scale(0.05)),
     "scale_by_rss_eps_placement": ("scale_by_rss_eps_in_sqrt",
                                    lambda: Rss(0.5, 0.3, eps_in_sqrt=False)),
