@@ -20,9 +20,19 @@ from gradtx.optimizers.adam_like import (
     nadam as nadam,
     nadamw as nadamw,
 )
+from gradtx.optimizers.adam_variants import (
+    adamaxw as adamaxw,
+    adan as adan,
+    novograd as novograd,
+    radam as radam,
+    yogi as yogi,
+)
 from gradtx.optimizers.adaptive import (
     adagrad as adagrad,
     rmsprop as rmsprop,
+)
+from gradtx.optimizers.factorized import (
+    adafactor as adafactor,
 )
 from gradtx.optimizers.gradient_descent import (
     heavy_ball as heavy_ball,
@@ -33,16 +43,25 @@ from gradtx.optimizers.sign_based import (
     lion as lion,
     sign_sgd as sign_sgd,
 )
+from gradtx.optimizers.step_adaptive import (
+    adadelta as adadelta,
+    rprop as rprop,
+    sm3 as sm3,
+)
 from gradtx.optimizers.trust_ratio import (
     lamb as lamb,
 )
 
 __all__ = [
     "adabelief",
+    "adadelta",
+    "adafactor",
     "adagrad",
     "adam",
     "adamax",
+    "adamaxw",
     "adamw",
+    "adan",
     "amsgrad",
     "heavy_ball",
     "lamb",
@@ -50,7 +69,12 @@ __all__ = [
     "nadam",
     "nadamw",
     "noisy_sgd",
+    "novograd",
+    "radam",
     "rmsprop",
+    "rprop",
     "sgd",
     "sign_sgd",
+    "sm3",
+    "yogi",
 ]

@@ -13,6 +13,14 @@ from gradtx.transforms.adam import (
     scale_by_belief as scale_by_belief,
     scale_by_lion as scale_by_lion,
 )
+from gradtx.transforms.adam_variants import (
+    ScaleByAdanState as ScaleByAdanState,
+    ScaleByNovogradState as ScaleByNovogradState,
+    scale_by_adan as scale_by_adan,
+    scale_by_novograd as scale_by_novograd,
+    scale_by_radam as scale_by_radam,
+    scale_by_yogi as scale_by_yogi,
+)
 from gradtx.transforms.adaptive import (
     ScaleByRmsState as ScaleByRmsState,
     ScaleByRssState as ScaleByRssState,
@@ -36,6 +44,11 @@ from gradtx.transforms.constraints import (
     ZeroNansState as ZeroNansState,
     keep_params_nonnegative as keep_params_nonnegative,
     zero_nans as zero_nans,
+)
+from gradtx.transforms.factorized import (
+    FactoredState as FactoredState,
+    scale_by_factored_rms as scale_by_factored_rms,
+    scale_by_param_block_rms as scale_by_param_block_rms,
 )
 from gradtx.transforms.momentum import (
     DampedTraceState as DampedTraceState,
@@ -75,6 +88,14 @@ from gradtx.transforms.scaling import (
     scale_by_trust_ratio as scale_by_trust_ratio,
     scale_gradient as scale_gradient,
 )
+from gradtx.transforms.step_adaptive import (
+    ScaleByAdaDeltaState as ScaleByAdaDeltaState,
+    ScaleByRpropState as ScaleByRpropState,
+    ScaleBySM3State as ScaleBySM3State,
+    scale_by_adadelta as scale_by_adadelta,
+    scale_by_rprop as scale_by_rprop,
+    scale_by_sm3 as scale_by_sm3,
+)
 
 __all__ = [
     "AdaptiveGradClipState",
@@ -84,15 +105,21 @@ __all__ = [
     "ClipState",
     "DampedTraceState",
     "EmaState",
+    "FactoredState",
     "NonNegativeParamsState",
     "ReduceLROnPlateauState",
+    "ScaleByAdaDeltaState",
     "ScaleByAdamState",
+    "ScaleByAdanState",
     "ScaleByAmsgradState",
     "ScaleByBeliefState",
     "ScaleByLionState",
+    "ScaleByNovogradState",
     "ScaleByRStdDevState",
     "ScaleByRmsState",
+    "ScaleByRpropState",
     "ScaleByRssState",
+    "ScaleBySM3State",
     "ScaleByScheduleState",
     "ScaleByTrustRatioState",
     "ScaleState",
@@ -114,17 +141,26 @@ __all__ = [
     "per_example_layer_norm_clip",
     "reduce_on_plateau",
     "scale",
+    "scale_by_adadelta",
     "scale_by_adam",
     "scale_by_adamax",
+    "scale_by_adan",
     "scale_by_amsgrad",
     "scale_by_belief",
+    "scale_by_factored_rms",
     "scale_by_learning_rate",
     "scale_by_lion",
+    "scale_by_novograd",
+    "scale_by_param_block_rms",
+    "scale_by_radam",
     "scale_by_rms",
+    "scale_by_rprop",
     "scale_by_rss",
     "scale_by_schedule",
     "scale_by_sign",
+    "scale_by_sm3",
     "scale_by_trust_ratio",
+    "scale_by_yogi",
     "scale_gradient",
     "trace",
     "unitwise_clip",

@@ -287,6 +287,27 @@ OPTAX_TRANSFORMS = [
     _same("scale_by_lion-options", "scale_by_lion", 0.8, 0.95),
     _same("scale_by_lion-smooth", "scale_by_lion", 0.5, mode="smooth", smooth_beta=2.0),
     _same("scale_by_lion-refined", "scale_by_lion", mode="refined"),
+    _same("scale_by_radam", "scale_by_radam"),
+    _same("scale_by_radam-options", "scale_by_radam", 0.8, 0.99, 0.1, 0.01, 4.0),
+    _same("scale_by_radam-nesterov", "scale_by_radam", nesterov=True),
+    _same("scale_by_yogi", "scale_by_yogi"),
+    _same("scale_by_yogi-options", "scale_by_yogi", 0.8, 0.99, 0.1, 0.01, 0.5),
+    _same("scale_by_adan", "scale_by_adan"),
+    _same("scale_by_adan-options", "scale_by_adan", 0.9, 0.8, 0.95, 0.1, 0.01),
+    _same("scale_by_novograd", "scale_by_novograd"),
+    _same("scale_by_novograd-options", "scale_by_novograd", 0.5, 0.8, 0.1, 0.01, 0.1),
+    _same("scale_by_adadelta", "scale_by_adadelta"),
+    _same("scale_by_adadelta-options", "scale_by_adadelta", 0.5, 0.1),
+    _same("scale_by_rprop", "scale_by_rprop", 0.1),
+    _same("scale_by_rprop-options", "scale_by_rprop", 0.05, 0.3, 1.5, 0.01, 0.2),
+    _same("scale_by_sm3", "scale_by_sm3"),
+    _same("scale_by_sm3-options", "scale_by_sm3", 0.5, 0.9, 0.1),
+    _same("scale_by_sm3-no-momentum", "scale_by_sm3", 0.0, 0.99, 0.0),
+    _same("scale_by_factored_rms", "scale_by_factored_rms"),
+    _same("scale_by_factored_rms-factored", "scale_by_factored_rms", min_dim_size_to_factor=3),
+    _same("scale_by_factored_rms-options", "scale_by_factored_rms", True, 0.5, -3, 2, 1e-3),
+    _same("scale_by_param_block_rms", "scale_by_param_block_rms"),
+    _same("scale_by_param_block_rms-large-min", "scale_by_param_block_rms", 1.0),
     _same("clip", "clip", 0.5),
     _same("clip_by_global_norm", "clip_by_global_norm", 3.0),
     _same("clip_by_block_rms", "clip_by_block_rms", 0.7),
@@ -330,6 +351,35 @@ OPTAX_OPTIMIZERS = [
     _same("lion-mask", "lion", 1e-3, 0.8, 0.95, weight_decay=0.1, mask=_mask_fn),
     _same("lamb", "lamb", 1e-2),
     _same("lamb-weight-decay", "lamb", 1e-2, weight_decay=0.1),
+    _same("radam", "radam", 1e-2),
+    _same("radam-schedule-nesterov", "radam", _schedule, nesterov=True),
+    _same("radam-threshold", "radam", 1e-2, 0.8, 0.99, threshold=6.0),
+    _same("yogi", "yogi", 1e-2),
+    _same("yogi-schedule", "yogi", _schedule, 0.8, 0.99, 0.1),
+    _same("adan", "adan", 1e-2),
+    _same("adan-weight-decay", "adan", 1e-2, weight_decay=0.1, mask=_MASK),
+    _same("adan-schedules", "adan", _schedule, weight_decay=_schedule),
+    _same("novograd", "novograd", 1e-2),
+    _same("novograd-weight-decay", "novograd", _schedule, 0.8, 0.5, weight_decay=0.1),
+    _same("adamaxw", "adamaxw", 1e-2),
+    _same("adamaxw-mask", "adamaxw", 1e-2, weight_decay=0.1, mask=_mask_fn),
+    _same("adamaxw-schedules", "adamaxw", _schedule, weight_decay=_schedule),
+    _same("adadelta", "adadelta", 1.0),
+    _same("adadelta-no-lr", "adadelta"),
+    _same("adadelta-weight-decay", "adadelta", _schedule, 0.5, 1e-3, weight_decay=0.1,
+          weight_decay_mask=_MASK),
+    _same("rprop", "rprop", 0.01),
+    _same("rprop-options", "rprop", 0.05, 0.3, 1.5, 0.001, 0.2),
+    _same("sm3", "sm3", 0.1),
+    _same("sm3-momentum", "sm3", 0.1, 0.5),
+    _same("adafactor", "adafactor", 1e-2),
+    _same("adafactor-factored", "adafactor", 1e-2, 3),
+    _same("adafactor-no-lr", "adafactor", None, 3),
+    # A negative decay_offset: a positive one makes the first decays 1 - 0**-c or NaN.
+    _same("adafactor-all-options", "adafactor", _schedule, 2, 0.6, -2, False, 0.5,
+          momentum=0.9, weight_decay_rate=0.1, eps=1e-3, weight_decay_mask=_MASK),
+    _same("adafactor-unfactored-momentum", "adafactor", 1e-2, 3, factored=False, momentum=0.8,
+          clipping_threshold=None, weight_decay_rate=_schedule),
     _same("sign_sgd", "sign_sgd", 0.01),
     _same("noisy_sgd", "noisy_sgd", 0.1, 0.5, 0.3, key=7, reference_dtype=jnp.float32),
 ]
@@ -446,6 +496,21 @@ TORCH_CASES = [
     pytest.param(lambda: gradtx.adamax(1e-2, 0.8, 0.99, 0.1),
                  lambda p: torch.optim.Adamax(p, lr=1e-2, betas=(0.8, 0.99), eps=0.1),
                  id="adamax-options"),
+    # torch.optim.Adadelta: the same rule, its weight decay an L2 term as adadelta's.
+    pytest.param(lambda: gradtx.adadelta(1.0), lambda p: torch.optim.Adadelta(p, lr=1.0),
+                 id="adadelta"),
+    pytest.param(lambda: gradtx.adadelta(0.5, 0.8, 1e-4, weight_decay=0.1),
+                 lambda p: torch.optim.Adadelta(p, lr=0.5, rho=0.8, eps=1e-4,
+                                                weight_decay=0.1),
+                 id="adadelta-options"),
+    # torch.optim.RAdam divides by sqrt(v) + eps before the bias correction
+    # (sqrt(1 - b2^t) / (sqrt(v) + eps)), Optax by sqrt(v_hat) + eps: the same with eps = 0
+    # (the unrectified first steps of RAdam do not divide).
+    pytest.param(lambda: gradtx.radam(1e-2, eps=0.0),
+                 lambda p: torch.optim.RAdam(p, lr=1e-2, eps=0.0), id="radam"),
+    pytest.param(lambda: gradtx.radam(1e-2, 0.8, 0.99, eps=0.0),
+                 lambda p: torch.optim.RAdam(p, lr=1e-2, betas=(0.8, 0.99), eps=0.0),
+                 id="radam-betas"),
 ]
 # fmt: on
 
@@ -486,3 +551,53 @@ def test_sgd_dampening_takes_the_first_gradient_whole_as_torch_does():
     _assert_tree_close(torch_params, descend(1.0), "torch params", 0, scale)
     _assert_tree_close(sgd, descend(1.0), "gradtx.sgd params", 0, scale)
     _assert_tree_close(dampened, descend(1.0 - dampening), "gradtx.trace params", 0, scale)
+
+
+@pytest.mark.usefixtures("torch_float32")
+def test_rprop_is_torch_rprop_one_step_late():
+    """Optax's (and gradtx's) rprop moves at step k by the step torch.optim.Rprop takes at k - 1.
+
+    Both keep the same per-coordinate step sizes and store the same direction (zero after a
+    sign change); Optax returns the direction stored at the previous step. So gradtx's stored
+    ``prev_updates`` after step k, negated, is torch's parameter change at step k, and gradtx's
+    update at step k + 1 is that change.
+    """
+    lr, etas, sizes = 0.01, (0.3, 1.5), (1e-4, 0.2)
+    tx = gradtx.rprop(lr, *etas, *sizes)
+    params = _initial_params()
+    tparams = {name: torch.tensor(value, requires_grad=True) for name, value in params.items()}
+    optimizer = torch.optim.Rprop(list(tparams.values()), lr=lr, etas=etas, step_sizes=sizes)
+    state = tx.init(params)
+    update = jax.jit(tx.update)
+    previous_change, previous_ulp, update_prev = None, {}, None
+    for k, grads in enumerate(_gradients(20)):
+        before = {name: p.detach().numpy().copy() for name, p in tparams.items()}
+        for name, p in tparams.items():
+            p.grad = torch.tensor(grads[name])
+        optimizer.step()
+        change = {n: p.detach().numpy() - before[n] for n, p in tparams.items()}
+        # torch's change is the difference of two float32 parameters: exact to an ulp of them.
+        ulp = {n: float(np.max(np.spacing(np.abs(before[n])))) for n in before}
+        updates, state = update(grads, state, params)
+        stored = state[0].prev_updates
+        for n in change:
+            np.testing.assert_allclose(
+                -np.asarray(stored[n]),
+                change[n],
+                rtol=1e-5,
+                atol=ulp[n],
+                err_msg=f"stored direction {n} at step {k}",
+            )
+            expected = np.zeros_like(change[n]) if previous_change is None else previous_change[n]
+            # Optax zeroes the update where the sign flips now; torch moved one step earlier.
+            flipped = (
+                grads[n] * np.asarray(update_prev[n]) < 0 if k else np.zeros(grads[n].shape, bool)
+            )
+            np.testing.assert_allclose(
+                np.asarray(updates[n]),
+                np.where(flipped, 0.0, expected),
+                rtol=1e-5,
+                atol=previous_ulp.get(n, 0.0),
+                err_msg=f"update {n} at step {k}",
+            )
+        update_prev, previous_change, previous_ulp = stored, change, ulp

@@ -336,6 +336,221 @@ class Lion(Ref):
         return u
 
 
+class RAdam(Ref):
+    """Liu et al. 2020, Algorithm 2: rho_inf = 2/(1-b2) - 1, rho_t = rho_inf - 2t b2^t/(1-b2^t);
+    for rho_t >= threshold, r_t m_hat / (sqrt(v_hat) + eps), else m_hat. Nesterov as in Adam."""
+
+    def __init__(self, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, threshold=5.0, nesterov=False):
+        self.b1, self.b2, self.eps, self.eps_root = f32(b1), f32(b2), eps, eps_root
+        self.threshold, self.nesterov = threshold, nesterov
+        self.m, self.v, self.t = np.zeros(N), np.zeros(N), 0
+
+    def update(self, g, w):
+        b1, b2 = self.b1, self.b2
+        self.t += 1
+        t = self.t
+        self.m = b1 * self.m + (1 - b1) * g
+        self.v = b2 * self.v + (1 - b2) * g * g
+        if self.nesterov:
+            m_hat = b1 * self.m / (1 - b1 ** (t + 1)) + (1 - b1) * g / (1 - b1**t)
+        else:
+            m_hat = self.m / (1 - b1**t)
+        rho_inf = 2 / (1 - b2) - 1
+        rho = rho_inf - 2 * t * b2**t / (1 - b2**t)
+        if rho < self.threshold:
+            return m_hat
+        r = np.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
+        v_hat = self.v / (1 - b2**t)
+        return r * m_hat / (np.sqrt(v_hat + self.eps_root) + self.eps)
+
+
+class Yogi(Ref):
+    """Zaheer et al. 2018, Algorithm 2 (with Optax's bias corrections and m_0 = v_0 = v_init):
+    v_t = v_{t-1} - (1 - b2) sign(v_{t-1} - g^2) g^2."""
+
+    def __init__(self, b1=0.9, b2=0.999, eps=1e-3, eps_root=0.0, v_init=1e-6):
+        self.b1, self.b2, self.eps, self.eps_root = f32(b1), f32(b2), eps, eps_root
+        self.m, self.v, self.t = np.full(N, v_init), np.full(N, v_init), 0
+
+    def update(self, g, w):
+        self.t += 1
+        self.m = self.b1 * self.m + (1 - self.b1) * g
+        self.v = self.v - (1 - self.b2) * np.sign(self.v - g * g) * g * g
+        m_hat = self.m / (1 - self.b1**self.t)
+        v_hat = self.v / (1 - self.b2**self.t)
+        return m_hat / (np.sqrt(v_hat + self.eps_root) + self.eps)
+
+
+class Adan(Ref):
+    """Xie et al. 2022, Algorithm 1 (Optax's b_i are the paper's 1 - beta_i), debiased:
+    d = g - g_prev (0 at the first step), m, v, n the averages of g, d and (g + (1-b2) d)^2;
+    u = (m_hat + (1 - b2) v_hat) / (sqrt(n_hat + eps_root) + eps)."""
+
+    def __init__(self, b1=0.98, b2=0.92, b3=0.99, eps=1e-8, eps_root=0.0):
+        self.b1, self.b2, self.b3 = f32(b1), f32(b2), f32(b3)
+        self.eps, self.eps_root = eps, eps_root
+        self.m, self.v, self.n, self.g_prev = np.zeros(N), np.zeros(N), np.zeros(N), None
+        self.t = 0
+
+    def update(self, g, w):
+        d = np.zeros(N) if self.g_prev is None else g - self.g_prev
+        self.g_prev = g.copy()
+        self.t += 1
+        t = self.t
+        self.m = self.b1 * self.m + (1 - self.b1) * g
+        self.v = self.b2 * self.v + (1 - self.b2) * d
+        self.n = self.b3 * self.n + (1 - self.b3) * (g + (1 - self.b2) * d) ** 2
+        m_hat, v_hat = self.m / (1 - self.b1**t), self.v / (1 - self.b2**t)
+        n_hat = self.n / (1 - self.b3**t)
+        return (m_hat + (1 - self.b2) * v_hat) / (np.sqrt(n_hat + self.eps_root) + self.eps)
+
+
+class NovoGrad(Ref):
+    """Ginsburg et al. 2019, Algorithm 1 per leaf l: v_l = |g_l|^2 at the first step, then
+    b2 v_l + (1 - b2) |g_l|^2; m = b1 m + g_l / (sqrt(v_l + eps_root) + eps) + wd w (m_1 is the
+    first such term); u = m."""
+
+    def __init__(self, b1=0.9, b2=0.25, eps=1e-8, eps_root=0.0, wd=0.0):
+        self.b1, self.b2, self.eps, self.eps_root, self.wd = f32(b1), f32(b2), eps, eps_root, wd
+        self.m, self.v, self.t = np.zeros(N), {k: 0.0 for k in KEYS}, 0
+
+    def update(self, g, w):
+        step = np.zeros(N)
+        for k, sl in SLICES.items():
+            norm2 = float(np.sum(g[sl] ** 2))
+            self.v[k] = norm2 if self.t == 0 else self.b2 * self.v[k] + (1 - self.b2) * norm2
+            step[sl] = g[sl] / (np.sqrt(self.v[k] + self.eps_root) + self.eps) + self.wd * w[sl]
+        self.m = step if self.t == 0 else self.b1 * self.m + step
+        self.t += 1
+        return self.m
+
+
+class AdaDelta(Ref):
+    """Zeiler 2012, Algorithm 1: E[g^2] = rho E[g^2] + (1-rho) g^2;
+    dx = sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps) g; E[dx^2] = rho E[dx^2] + (1-rho) dx^2
+    (a direction: the minus sign comes from the learning rate)."""
+
+    def __init__(self, rho=0.9, eps=1e-6):
+        self.rho, self.eps = f32(rho), eps
+        self.e_g, self.e_x = np.zeros(N), np.zeros(N)
+
+    def update(self, g, w):
+        self.e_g = self.rho * self.e_g + (1 - self.rho) * g * g
+        dx = np.sqrt(self.e_x + self.eps) / np.sqrt(self.e_g + self.eps) * g
+        self.e_x = self.rho * self.e_x + (1 - self.rho) * dx * dx
+        return dx
+
+
+class Rprop(Ref):
+    """Riedmiller and Braun 1993 (iRprop-: no step on a sign change), as Optax 0.2.8 runs it:
+    s = g * d_prev; delta = clip(delta * (eta+ if s > 0, eta- if s < 0)) (kept if s = 0);
+    d = 0 if s < 0 else delta sign(g); the update is 0 if s < 0, else d_prev (one step late)."""
+
+    def __init__(self, lr, eta_minus=0.5, eta_plus=1.2, lo=1e-6, hi=50.0):
+        self.eta_minus, self.eta_plus, self.lo, self.hi = eta_minus, eta_plus, lo, hi
+        self.delta, self.d = np.full(N, f32(lr)), np.zeros(N)
+
+    def update(self, g, w):
+        s = g * self.d
+        factor = np.where(s > 0, self.eta_plus, self.eta_minus)
+        self.delta = np.where(s == 0, self.delta, np.clip(self.delta * factor, self.lo, self.hi))
+        u = np.where(s < 0, 0.0, self.d)
+        self.d = np.where(s < 0, 0.0, self.delta * np.sign(g))
+        return u
+
+
+class SM3(Ref):
+    """Anil et al. 2019, SM3-II with one accumulator per row and per column of a matrix (a
+    full one for a vector): nu_ij = c g_ij^2 + b2 min(mu_row_i, mu_col_j), c = 1 if b2 = 1
+    else 1 - b2; mu_row_i = max_j nu_ij, mu_col_j = max_i nu_ij; the momentum of
+    g / sqrt(nu + eps) (0 where nu = 0)."""
+
+    def __init__(self, b1=0.9, b2=1.0, eps=1e-8):
+        self.b1, self.b2, self.eps = f32(b1), f32(b2), eps
+        self.mu = {k: [np.zeros(n) for n in SHAPES[k]] for k in KEYS}
+        self.m = np.zeros(N)
+
+    def update(self, g, w):
+        c = 1.0 if self.b2 == 1.0 else 1 - self.b2
+        step = np.zeros(N)
+        for k, sl in SLICES.items():
+            gk = g[sl].reshape(SHAPES[k])
+            if gk.ndim == 1:
+                prev = self.mu[k][0]
+            else:
+                prev = np.minimum(self.mu[k][0][:, None], self.mu[k][1][None, :])
+            nu = c * gk**2 + self.b2 * prev
+            if gk.ndim == 1:
+                self.mu[k] = [nu]
+            else:
+                self.mu[k] = [nu.max(axis=1), nu.max(axis=0)]
+            safe = np.where(nu > 0, nu, 1.0)
+            step[sl] = np.where(nu > 0, gk / np.sqrt(safe + self.eps), 0.0).ravel()
+        self.m = self.b1 * self.m + (1 - self.b1) * step
+        return self.m
+
+
+class RpropNoLag(Rprop):
+    """Rprop moving by the new step at once (torch's form), for the mismatch test."""
+
+    def update(self, g, w):
+        super().update(g, w)
+        return self.d
+
+
+class SM3Full(SM3):
+    """Adam-like per-coordinate accumulators instead of SM3's cover, for the mismatch test."""
+
+    def update(self, g, w):
+        c = 1.0 if self.b2 == 1.0 else 1 - self.b2
+        if not hasattr(self, "acc"):
+            self.acc = np.zeros(N)
+        self.acc = c * g * g + self.b2 * self.acc
+        step = np.where(
+            self.acc > 0, g / np.sqrt(np.where(self.acc > 0, self.acc, 1.0) + self.eps), 0.0
+        )
+        self.m = self.b1 * self.m + (1 - self.b1) * step
+        return self.m
+
+
+class Factored(Ref):
+    """Shazeer and Stern 2018, Algorithms 4 and 5 without the update clipping: decay
+    b_t = 1 - t^(-c) (t = 1, 2, ... minus the offset), G = g^2 + eps; a (3, 4) matrix (when
+    factored) keeps R = b R + (1 - b) mean_cols G and C = b C + (1 - b) mean_rows G,
+    V_ij = R_i C_j / mean(R); other leaves V = b V + (1 - b) G; u = g / sqrt(V)."""
+
+    def __init__(self, c=0.8, offset=0, eps=1e-30, factor_w=False):
+        self.c, self.offset, self.eps, self.factor_w = c, offset, eps, factor_w
+        self.R, self.C, self.v, self.t = np.zeros(3), np.zeros(4), np.zeros(N), 0
+
+    def update(self, g, w):
+        self.t += 1
+        b = 1 - float(np.float32(self.t - self.offset)) ** -self.c
+        big = g * g + self.eps
+        self.v = b * self.v + (1 - b) * big
+        u = g / np.sqrt(self.v)
+        if self.factor_w:
+            gw = big[SLICES["w"]].reshape(3, 4)
+            self.R = b * self.R + (1 - b) * gw.mean(axis=1)
+            self.C = b * self.C + (1 - b) * gw.mean(axis=0)
+            V = np.outer(self.R, self.C) / self.R.mean()
+            u[SLICES["w"]] = (g[SLICES["w"]].reshape(3, 4) / np.sqrt(V)).ravel()
+        return u
+
+
+class ParamBlockRms(Ref):
+    """u = g max(rms(w_leaf), min_scale), per leaf (Adafactor's relative step size)."""
+
+    def __init__(self, min_scale=1e-3):
+        self.min_scale = min_scale
+
+    def update(self, g, w):
+        u = g.copy()
+        for sl in SLICES.values():
+            u[sl] = g[sl] * max(np.sqrt(np.mean(w[sl] ** 2)), self.min_scale)
+        return u
+
+
 class Clip(Ref):
     def __init__(self, delta):
         self.delta = delta
@@ -528,6 +743,12 @@ RSTD_STATE = (gradtx.ScaleByRStdDevState, {"count": "k", "mu": "m", "nu": "r"})
 RSS_STATE = (gradtx.ScaleByRssState, {"sum_of_squares": "r"})
 TRACE_STATE = (gradtx.TraceState, {"trace": "t"})
 DAMPED_TRACE_STATE = (gradtx.DampedTraceState, {"count": "k", "trace": "t"})
+ADAN_STATE = (gradtx.ScaleByAdanState, {"t": "t", "m": "m", "v": "v", "n": "n"})
+NOVOGRAD_STATE = (gradtx.ScaleByNovogradState, {"count": "t", "mu": "m"})
+ADADELTA_STATE = (gradtx.ScaleByAdaDeltaState, {"e_g": "e_g", "e_x": "e_x"})
+RPROP_STATE = (gradtx.ScaleByRpropState, {"step_sizes": "delta", "prev_updates": "d"})
+SM3_STATE = (gradtx.ScaleBySM3State, {"nu": "m"})
+RADAM_STATE = (gradtx.ScaleByAdamState, {"count": "t", "mu": "m", "nu": "v"})
 SCHEDULE_STATE = (gradtx.ScaleByScheduleState, {"count": "k"})
 
 # fmt: off
@@ -627,6 +848,39 @@ TRANSFORMS = [
          lambda: Lion(0.5, 0.8, "smooth", 2.0), LION_STATE),
     Case("scale_by_lion_refined", lambda: gradtx.scale_by_lion(mode="refined"),
          lambda: Lion(mode="refined"), LION_STATE),
+    Case("scale_by_radam", gradtx.scale_by_radam, RAdam, RADAM_STATE),
+    Case("scale_by_radam_options", lambda: gradtx.scale_by_radam(0.8, 0.9, 0.1, 0.01, 4.0),
+         lambda: RAdam(0.8, 0.9, 0.1, 0.01, 4.0), RADAM_STATE),
+    Case("scale_by_radam_nesterov", lambda: gradtx.scale_by_radam(b2=0.99, nesterov=True),
+         lambda: RAdam(b2=0.99, nesterov=True), RADAM_STATE),
+    Case("scale_by_yogi", gradtx.scale_by_yogi, Yogi, RADAM_STATE),
+    Case("scale_by_yogi_options", lambda: gradtx.scale_by_yogi(0.8, 0.9, 0.1, 0.01, 0.5),
+         lambda: Yogi(0.8, 0.9, 0.1, 0.01, 0.5), RADAM_STATE),
+    Case("scale_by_adan", gradtx.scale_by_adan, Adan, ADAN_STATE),
+    Case("scale_by_adan_options", lambda: gradtx.scale_by_adan(0.9, 0.8, 0.95, 0.1, 0.01),
+         lambda: Adan(0.9, 0.8, 0.95, 0.1, 0.01), ADAN_STATE),
+    Case("scale_by_novograd", gradtx.scale_by_novograd, NovoGrad, NOVOGRAD_STATE),
+    Case("scale_by_novograd_options",
+         lambda: gradtx.scale_by_novograd(0.5, 0.8, 0.1, 0.01, 0.1),
+         lambda: NovoGrad(0.5, 0.8, 0.1, 0.01, 0.1), NOVOGRAD_STATE),
+    Case("scale_by_adadelta", gradtx.scale_by_adadelta, AdaDelta, ADADELTA_STATE),
+    Case("scale_by_adadelta_options", lambda: gradtx.scale_by_adadelta(0.5, 0.1),
+         lambda: AdaDelta(0.5, 0.1), ADADELTA_STATE),
+    Case("scale_by_rprop", lambda: gradtx.scale_by_rprop(0.1), lambda: Rprop(0.1),
+         RPROP_STATE),
+    Case("scale_by_rprop_options", lambda: gradtx.scale_by_rprop(0.05, 0.3, 1.5, 0.01, 0.2),
+         lambda: Rprop(0.05, 0.3, 1.5, 0.01, 0.2), RPROP_STATE),
+    Case("scale_by_sm3", gradtx.scale_by_sm3, SM3, SM3_STATE),
+    Case("scale_by_sm3_decay", lambda: gradtx.scale_by_sm3(0.5, 0.9, 0.1),
+         lambda: SM3(0.5, 0.9, 0.1), SM3_STATE),
+    Case("scale_by_factored_rms", gradtx.scale_by_factored_rms, Factored),
+    Case("scale_by_factored_rms_factored",
+         lambda: gradtx.scale_by_factored_rms(decay_rate=0.5, step_offset=-2,
+                                              min_dim_size_to_factor=3, epsilon=1e-3),
+         lambda: Factored(0.5, -2, 1e-3, factor_w=True)),
+    Case("scale_by_param_block_rms", gradtx.scale_by_param_block_rms, ParamBlockRms),
+    Case("scale_by_param_block_rms_min_scale", lambda: gradtx.scale_by_param_block_rms(1.2),
+         lambda: ParamBlockRms(1.2)),
     Case("clip", lambda: gradtx.clip(0.8), lambda: Clip(0.8)),
     Case("clip_by_global_norm", lambda: gradtx.clip_by_global_norm(4.0),
          lambda: ClipGlobalNorm(4.0)),
@@ -760,6 +1014,45 @@ OPTIMIZERS = [
          lambda: Chain(Adam(delta=1e-6), Penalty(0.0), TrustRatio(), LR(0.01)), ADAM_STATE),
     Case("lamb_weight_decay", lambda: gradtx.lamb(0.01, weight_decay=0.1),
          lambda: Chain(Adam(delta=1e-6), Penalty(0.1), TrustRatio(), LR(0.01)), ADAM_STATE),
+    Case("radam", lambda: gradtx.radam(0.01, b2=0.99), lambda: Chain(RAdam(b2=0.99), LR(0.01)),
+         RADAM_STATE),
+    Case("radam_schedule", lambda: gradtx.radam(lr_schedule, 0.8, 0.9, threshold=4.0),
+         lambda: Chain(RAdam(0.8, 0.9, threshold=4.0), LR(lr_schedule)), RADAM_STATE),
+    Case("yogi", lambda: gradtx.yogi(0.01), lambda: Chain(Yogi(), LR(0.01)), RADAM_STATE),
+    Case("adan", lambda: gradtx.adan(0.01, weight_decay=0.1),
+         lambda: Chain(Adan(eps_root=1e-8), Penalty(0.1), LR(0.01)), ADAN_STATE),
+    Case("adan_schedule_mask",
+         lambda: gradtx.adan(lr_schedule, weight_decay=wd_schedule, mask=MASK),
+         lambda: Chain(Adan(eps_root=1e-8), Penalty(wd_schedule, mask=MASK), LR(lr_schedule)),
+         ADAN_STATE),
+    Case("novograd", lambda: gradtx.novograd(0.01, weight_decay=0.1),
+         lambda: Chain(NovoGrad(eps=1e-6, wd=0.1), LR(0.01)), NOVOGRAD_STATE),
+    Case("adamaxw", lambda: gradtx.adamaxw(0.01, weight_decay=0.1),
+         lambda: Chain(Adamax(), Penalty(0.1), LR(0.01)), ADAMAX_STATE),
+    Case("adamaxw_schedule_mask",
+         lambda: gradtx.adamaxw(lr_schedule, weight_decay=wd_schedule, mask=MASK),
+         lambda: Chain(Adamax(), Penalty(wd_schedule, mask=MASK), LR(lr_schedule)),
+         ADAMAX_STATE),
+    # AdaDelta's weight decay is coupled: it enters the gradient before the scaling.
+    Case("adadelta", lambda: gradtx.adadelta(1.0, weight_decay=0.1),
+         lambda: Chain(Penalty(0.1), AdaDelta(), LR(1.0)), ADADELTA_STATE),
+    Case("adadelta_no_learning_rate", lambda: gradtx.adadelta(rho=0.5),
+         lambda: Chain(Penalty(0.0), AdaDelta(0.5)), ADADELTA_STATE),
+    Case("rprop", lambda: gradtx.rprop(0.01), lambda: Chain(Rprop(0.01), Scale(-1.0)),
+         RPROP_STATE),
+    Case("sm3", lambda: gradtx.sm3(0.05, 0.5), lambda: Chain(SM3(0.5), Scale(-0.05)),
+         SM3_STATE),
+    # Adafactor: factored scaling, update clipping, the learning rate, the relative step,
+    # momentum without debiasing, decoupled decay, then the sign.
+    Case("adafactor", lambda: gradtx.adafactor(0.01, 3),
+         lambda: Chain(Factored(factor_w=True), ClipBlockRms(1.0), Scale(0.01),
+                       ParamBlockRms(), Scale(-1.0))),
+    Case("adafactor_all_options",
+         lambda: gradtx.adafactor(lr_schedule, 3, 0.6, -1, momentum=0.9,
+                                  weight_decay_rate=0.1, eps=1e-3, weight_decay_mask=MASK),
+         lambda: Chain(Factored(0.6, -1, 1e-3, factor_w=True), ClipBlockRms(1.0),
+                       Schedule(lr_schedule), ParamBlockRms(), Ema(0.9, debias=False),
+                       Penalty(0.1, mask=MASK), Scale(-1.0))),
     Case("sign_sgd", lambda: gradtx.sign_sgd(0.01), lambda: Chain(Sign(), LR(0.01))),
 ]
 
@@ -768,6 +1061,21 @@ TRANSFORM_IDS = {c.id for c in TRANSFORMS}
 
 # gradtx's run of a case against the reference of a neighbouring rule: must NOT agree.
 MISMATCHES = {
+    "scale_by_radam_is_not_adam": ("scale_by_radam_nesterov",
+                                   lambda: Adam(rho2=0.99, nesterov=True)),
+    "scale_by_yogi_is_not_adam": ("scale_by_yogi_options",
+                                  lambda: Adam(0.8, 0.9, 0.1, delta_root=0.01)),
+    "scale_by_adan_difference_term": ("scale_by_adan_options",
+                                      lambda: Adan(0.9, 0.0, 0.95, 0.1, 0.01)),
+    "scale_by_rprop_no_lag": ("scale_by_rprop", lambda: RpropNoLag(0.1)),
+    "scale_by_sm3_full_accumulator": ("scale_by_sm3_decay", lambda: SM3Full(0.5, 0.9, 0.1)),
+    "adadelta_decoupled_decay": ("adadelta",
+                                 lambda: Chain(AdaDelta(), Penalty(0.1), LR(1.0))),
+    "scale_by_factored_rms_factors": ("scale_by_factored_rms_factored",
+                                      lambda: Factored(0.5, -2, 1e-3)),
+    "adafactor_no_clipping": ("adafactor",
+                              lambda: Chain(Factored(factor_w=True), Scale(0.01),
+                                            ParamBlockRms(), Scale(-1.0))),
     "scale_by_learning_rate_sign": ("scale_by_learning_rate", lambda: Scale(0.05)),
     "scale_by_rss_eps_placement": ("scale_by_rss_eps_in_sqrt",
                                    lambda: Rss(0.5, 0.3, eps_in_sqrt=False)),

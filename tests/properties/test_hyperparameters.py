@@ -16,7 +16,15 @@ from tests.helpers import CASES, core_factories, example_params
 REQUIRED = {"learning_rate": 0.05, "decay": 0.9, "step_size": 0.5, "max_delta": 1.0,
             "max_norm": 1.0, "threshold": 1.0, "eta": 0.01, "gamma": 0.55,
             "clipping": 0.1}  # fmt: skip
-NOT_HYPERPARAMETERS = {"key", "accumulator_dtype", "mu_dtype", "mask", "step_size_fn"}
+# min_dim_size_to_factor decides the state shapes (which leaves are factored): static.
+NOT_HYPERPARAMETERS = {
+    "key",
+    "accumulator_dtype",
+    "mu_dtype",
+    "mask",
+    "step_size_fn",
+    "min_dim_size_to_factor",
+}
 # Arguments whose default is None but which take a number.
 OPTIONAL_NUMBERS = {"momentum": 0.9}
 FACTORIES = sorted(
