@@ -37,8 +37,10 @@ from gradtx.base import (
     apply_updates as apply_updates,
     chain as chain,
     identity as identity,
+    incremental_update as incremental_update,
     init_empty_state as init_empty_state,
     named_chain as named_chain,
+    periodic_update as periodic_update,
     set_to_zero as set_to_zero,
     stateless as stateless,
 )
@@ -157,7 +159,14 @@ from gradtx.transforms import (
     scale_by_trust_ratio as scale_by_trust_ratio,
     trace as trace,
 )
-from gradtx.tree import get as tree_get, set as tree_set
+from gradtx.tree import (
+    bias_correction as bias_correction,
+    get as tree_get,
+    set as tree_set,
+    update_infinity_moment as update_infinity_moment,
+    update_moment as update_moment,
+    update_moment_per_elem_norm as update_moment_per_elem_norm,
+)
 from gradtx.wrappers import (
     ApplyIfFiniteState as ApplyIfFiniteState,
     EmaParamsState as EmaParamsState,
@@ -256,6 +265,7 @@ __all__ = [
     "apply_if_finite",
     "apply_updates",
     "averaged_params",
+    "bias_correction",
     "by_path",
     "chain",
     "checkpoint",
@@ -277,6 +287,7 @@ __all__ = [
     "hessian_condition_number",
     "hvp",
     "identity",
+    "incremental_update",
     "init_empty_state",
     "inject_hyperparams",
     "inverse_time_decay",
@@ -305,6 +316,7 @@ __all__ = [
     "numerics",
     "optimizers",
     "partition",
+    "periodic_update",
     "piecewise_constant_schedule",
     "piecewise_interpolate_schedule",
     "polyak_average",
@@ -351,6 +363,9 @@ __all__ = [
     "tree",
     "tree_get",
     "tree_set",
+    "update_infinity_moment",
+    "update_moment",
+    "update_moment_per_elem_norm",
     "value_and_grad_from_state",
     "warmup_constant_schedule",
     "warmup_cosine_decay_schedule",

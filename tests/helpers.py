@@ -38,7 +38,15 @@ def core_factories() -> set[str]:
         and callable(getattr(gradtx, name))
         and not isinstance(getattr(gradtx, name), type)
         and _is_core(getattr(getattr(gradtx, name), "__module__", None))
-    } - {"apply_updates", "chain", "init_empty_state", "named_chain", "stateless"}
+    } - {
+        "apply_updates",
+        "chain",
+        "incremental_update",
+        "init_empty_state",
+        "named_chain",
+        "periodic_update",
+        "stateless",
+    }
 
 
 @dataclasses.dataclass(frozen=True)

@@ -477,3 +477,50 @@ def test_sgd_dampening_takes_the_first_gradient_whole_as_torch_does():
     _assert_tree_close(torch_params, descend(1.0), "torch params", 0, scale)
     _assert_tree_close(sgd, descend(1.0), "gradtx.sgd params", 0, scale)
     _assert_tree_close(dampened, descend(1.0 - dampening), "gradtx.trace params", 0, scale)
+
+
+# --- tree moment helpers and parameter averaging ----------------------------------------------
+
+
+def test_moment_helpers_match_optax_tree():
+    rs = np.random.RandomState(5)
+    g = {"w": rs.standard_normal((3, 4)).astype(np.float32), "b": None}
+    c = {"w": (rs.standard_normal((3, 4)) + 1j * rs.standard_normal((3, 4))).astype(np.complex64)}
+    t = {"w": rs.uniform(0.1, 2.0, (3, 4)).astype(np.float32), "b": np.zeros(4, np.float32)}
+    tc = {"w": t["w"]}
+    pairs = [
+        ("update_moment", (g, t, 0.9, 1)),
+        ("update_moment", (g, t, 0.9, 2)),
+        ("update_moment_per_elem_norm", (g, t, 0.9, 2)),
+        ("update_moment_per_elem_norm", (c, tc, 0.9, 2)),
+        ("update_moment_per_elem_norm", (c, tc, 0.9, 3)),
+        ("update_infinity_moment", (g, t, 0.9, 1e-3)),
+        ("bias_correction", (tc, 0.999, jnp.asarray(7, jnp.int32))),
+    ]
+    for name, args in pairs:
+        ours = getattr(gradtx.tree, name)(*args)
+        theirs = getattr(optax.tree, name)(*args)
+        assert getattr(optax, name) is getattr(optax.tree, name)  # the top level, in both
+        assert jax.tree.structure(ours, is_leaf=lambda x: x is None) == jax.tree.structure(
+            theirs, is_leaf=lambda x: x is None
+        )
+        for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs), strict=True):
+            assert a.dtype == b.dtype, name
+            np.testing.assert_allclose(a, b, rtol=2e-6, err_msg=name)
+
+
+def test_incremental_and_periodic_update_match_optax():
+    rs = np.random.RandomState(6)
+    new = {"w": rs.standard_normal((3, 4)).astype(np.float32), "b": None}
+    old = {"w": rs.standard_normal((3, 4)).astype(np.float32), "b": np.zeros(4, np.float32)}
+    for s in (0.0, 0.1, 1.0):
+        ours = gradtx.incremental_update(new, old, s)
+        theirs = optax.incremental_update(new, old, s)
+        assert ours["b"] is None and theirs["b"] is None
+        np.testing.assert_allclose(ours["w"], theirs["w"], rtol=1e-6, atol=1e-7)
+    new = {"w": new["w"]}
+    old = {"w": old["w"]}
+    for k in range(6):
+        ours = gradtx.periodic_update(new, old, jnp.int32(k), 4)
+        theirs = optax.periodic_update(new, old, jnp.int32(k), 4)
+        np.testing.assert_array_equal(ours["w"], theirs["w"])
