@@ -27,14 +27,23 @@ from gradtx.optimizers.adaptive import (
 from gradtx.optimizers.gradient_descent import (
     heavy_ball as heavy_ball,
     noisy_sgd as noisy_sgd,
+    polyak_sgd as polyak_sgd,
     sgd as sgd,
+)
+from gradtx.optimizers.optimistic import (
+    optimistic_adam as optimistic_adam,
+    optimistic_adam_v2 as optimistic_adam_v2,
+    optimistic_gradient_descent as optimistic_gradient_descent,
 )
 from gradtx.optimizers.sign_based import (
     lion as lion,
     sign_sgd as sign_sgd,
+    signum as signum,
 )
 from gradtx.optimizers.trust_ratio import (
+    fromage as fromage,
     lamb as lamb,
+    lars as lars,
 )
 
 __all__ = [
@@ -44,13 +53,20 @@ __all__ = [
     "adamax",
     "adamw",
     "amsgrad",
+    "fromage",
     "heavy_ball",
     "lamb",
+    "lars",
     "lion",
     "nadam",
     "nadamw",
     "noisy_sgd",
+    "optimistic_adam",
+    "optimistic_adam_v2",
+    "optimistic_gradient_descent",
+    "polyak_sgd",
     "rmsprop",
     "sgd",
     "sign_sgd",
+    "signum",
 ]

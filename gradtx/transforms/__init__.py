@@ -15,10 +15,13 @@ from gradtx.transforms.adam import (
 )
 from gradtx.transforms.adaptive import (
     ScaleByRmsState as ScaleByRmsState,
+    ScaleByRmsWithCountState as ScaleByRmsWithCountState,
     ScaleByRssState as ScaleByRssState,
     ScaleByRStdDevState as ScaleByRStdDevState,
+    ScaleByRStdDevWithCountState as ScaleByRStdDevWithCountState,
     scale_by_rms as scale_by_rms,
     scale_by_rss as scale_by_rss,
+    scale_by_stddev as scale_by_stddev,
 )
 from gradtx.transforms.clipping import (
     clip as clip,
@@ -31,8 +34,10 @@ from gradtx.transforms.constraints import (
 from gradtx.transforms.momentum import (
     DampedTraceState as DampedTraceState,
     EmaState as EmaState,
+    ScaleByOptimisticGradientState as ScaleByOptimisticGradientState,
     TraceState as TraceState,
     ema as ema,
+    scale_by_optimistic_gradient as scale_by_optimistic_gradient,
     trace as trace,
 )
 from gradtx.transforms.noise import (
@@ -53,9 +58,16 @@ from gradtx.transforms.scaling import (
     ScaleByScheduleState as ScaleByScheduleState,
     scale as scale,
     scale_by_learning_rate as scale_by_learning_rate,
+    scale_by_param_block_norm as scale_by_param_block_norm,
+    scale_by_param_block_rms as scale_by_param_block_rms,
     scale_by_schedule as scale_by_schedule,
     scale_by_sign as scale_by_sign,
     scale_by_trust_ratio as scale_by_trust_ratio,
+)
+from gradtx.transforms.step_sizes import (
+    ScaleByDistanceOverGradientsState as ScaleByDistanceOverGradientsState,
+    scale_by_distance_over_gradients as scale_by_distance_over_gradients,
+    scale_by_polyak as scale_by_polyak,
 )
 
 __all__ = [
@@ -67,9 +79,13 @@ __all__ = [
     "ScaleByAdamState",
     "ScaleByAmsgradState",
     "ScaleByBeliefState",
+    "ScaleByDistanceOverGradientsState",
     "ScaleByLionState",
+    "ScaleByOptimisticGradientState",
     "ScaleByRStdDevState",
+    "ScaleByRStdDevWithCountState",
     "ScaleByRmsState",
+    "ScaleByRmsWithCountState",
     "ScaleByRssState",
     "ScaleByScheduleState",
     "TraceState",
@@ -88,12 +104,18 @@ __all__ = [
     "scale_by_adamax",
     "scale_by_amsgrad",
     "scale_by_belief",
+    "scale_by_distance_over_gradients",
     "scale_by_learning_rate",
     "scale_by_lion",
+    "scale_by_optimistic_gradient",
+    "scale_by_param_block_norm",
+    "scale_by_param_block_rms",
+    "scale_by_polyak",
     "scale_by_rms",
     "scale_by_rss",
     "scale_by_schedule",
     "scale_by_sign",
+    "scale_by_stddev",
     "scale_by_trust_ratio",
     "trace",
 ]

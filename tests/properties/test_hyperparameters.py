@@ -59,7 +59,7 @@ def run(tx, params, steps=4):
     state = tx.init(params)
     for k in range(steps):
         grads = jax.tree.map(lambda x: jnp.cos(x * (k + 1.0)) - 0.3 * x, params)
-        updates, state = tx.update(grads, state, params)
+        updates, state = tx.update(grads, state, params, value=1.0)
         # Transforms without a learning rate take steps of size ~1 (or ~|w| for the trust
         # ratio); a small step keeps the runs away from chaotic dynamics, where float32
         # rounding differences between two equal computations would grow without bound.

@@ -16,6 +16,11 @@ PER_LEAF = {
     "scale_by_trust_ratio",
     "clip_by_block_rms",
     "lamb",
+    "lars",
+    "fromage",
+    "scale_by_param_block_norm",
+    "scale_by_param_block_rms",
+    "scale_by_distance_over_gradients",
     "add_noise",
     "noisy_sgd",
     "masked",
@@ -23,7 +28,7 @@ PER_LEAF = {
     "flatten",
 }
 # Global reductions: a flat sum adds the same numbers in another order.
-REDUCTIONS = {"clip_by_global_norm", "apply_if_finite"}
+REDUCTIONS = {"clip_by_global_norm", "apply_if_finite", "scale_by_polyak", "polyak_sgd"}
 ELEMENTWISE = [c for c in CASES if c.name not in PER_LEAF | REDUCTIONS]
 
 
@@ -50,7 +55,7 @@ def mixed_params():
 def run(tx, params, steps=5):
     @jax.jit
     def step(params, state, grads):
-        updates, state = tx.update(grads, state, params)
+        updates, state = tx.update(grads, state, params, value=1.0)
         return gradtx.apply_updates(params, updates), state, updates
 
     state = tx.init(params)
