@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -45,7 +46,9 @@ def build(name, **overrides):
     if name in {"add_noise", "noisy_sgd"}:
         kwargs["key"] = 0
     kwargs.update(overrides)
-    return getattr(gradtx, name)(**kwargs)
+    with warnings.catch_warnings():  # optimistic_adam is deprecated (in Optax too)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return getattr(gradtx, name)(**kwargs)
 
 
 ARGS = [(name, arg, value) for name in FACTORIES for arg, value in numeric_arguments(name)]
