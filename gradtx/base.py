@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import _registry, tree as _tree
-from gradtx.numerics import promote_dtypes
+from gradtx.numerics import promote, promote_dtypes, upcast
 
 __all__ = [
     "ArrayLike",
@@ -49,8 +49,10 @@ __all__ = [
     "apply_updates",
     "chain",
     "identity",
+    "incremental_update",
     "init_empty_state",
     "named_chain",
+    "periodic_update",
     "set_to_zero",
     "stateless",
 ]
@@ -353,4 +355,76 @@ def apply_updates(params: Params, updates: Updates) -> Params:
         return _tree.map(add, params, updates, names=("params", "updates"))
     return treedef.unflatten(
         [None if p is None else add(p, u) for p, u in zip(leaves, update_leaves, strict=True)]
+    )
+
+
+def incremental_update(new_tensors: Params, old_tensors: Params, step_size: ArrayLike) -> Params:
+    r"""Polyak averaging: moves a running average of parameters towards their latest value.
+
+    .. math:: \bar\theta \leftarrow s\,\theta + (1 - s)\,\bar\theta
+
+    computed in float32 (at least) and returned in the dtypes of ``old_tensors``; ``None``
+    leaves of ``new_tensors`` stay ``None``.
+
+    Args:
+        new_tensors: the latest values :math:`\theta`.
+        old_tensors: the running average :math:`\bar\theta`, of the same structure.
+        step_size: :math:`s`, the weight of the latest values (a number, array or traced
+            value).
+
+    Returns:
+        The new average.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> incremental_update({"w": jnp.array([1.0])}, {"w": jnp.array([0.0])}, 0.25)
+        {'w': Array([0.25], dtype=float32)}
+
+    References:
+        Polyak and Juditsky, `Acceleration of stochastic approximation by averaging
+        <https://epubs.siam.org/doi/10.1137/0330046>`_, 1992
+    """
+
+    def leaf(new, old):
+        if new is None:
+            return None
+        new, old = jnp.asarray(new), jnp.asarray(old)
+        s, new_c, old_c = promote(step_size, upcast(new), upcast(old))
+        return (s * new_c + (1 - s) * old_c).astype(old.dtype)
+
+    return jax.tree_util.tree_map(leaf, new_tensors, old_tensors, is_leaf=lambda x: x is None)
+
+
+def periodic_update(
+    new_tensors: Params, old_tensors: Params, steps: ArrayLike, update_period: ArrayLike
+) -> Params:
+    """A slow copy of the parameters: ``new_tensors`` every ``update_period`` steps.
+
+    Returns ``new_tensors`` when ``steps % update_period == 0`` and ``old_tensors`` otherwise,
+    chosen with ``jax.lax.cond`` so that ``steps`` may be traced (the two trees must have the
+    same structure, shapes and dtypes). Target networks in reinforcement learning and the
+    teachers of self-supervised learning are kept this way.
+
+    Args:
+        new_tensors: the latest parameters.
+        old_tensors: the slow copy.
+        steps: the number of updates made to the online parameters (an integer).
+        update_period: how many steps between copies (a positive integer).
+
+    Returns:
+        The new slow copy.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> new, old = jnp.array([1.0]), jnp.array([0.0])
+        >>> periodic_update(new, old, 4, 2), periodic_update(new, old, 5, 2)
+        (Array([1.], dtype=float32), Array([0.], dtype=float32))
+
+    References:
+        Mnih et al., `Playing Atari with Deep Reinforcement Learning
+        <https://arxiv.org/abs/1312.5602>`_, 2013;
+        Grill et al., `Bootstrap your own latent <https://arxiv.org/abs/2006.07733>`_, 2020
+    """
+    return jax.lax.cond(
+        jnp.mod(steps, update_period) == 0, lambda: new_tensors, lambda: old_tensors
     )

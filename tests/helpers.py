@@ -8,6 +8,7 @@ it for the convergence tests (transforms are followed by a learning rate).
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ CORE_MODULES = {"gradtx.base"} | {
         "regularization",
         "scaling",
         "step_adaptive",
+        "step_sizes",
     )
 }
 
@@ -64,7 +66,16 @@ def core_factories() -> set[str]:
         and callable(getattr(gradtx, name))
         and not isinstance(getattr(gradtx, name), type)
         and _is_core(getattr(getattr(gradtx, name), "__module__", None))
-    } - {"apply_updates", "chain", "init_empty_state", "named_chain", "stateless", *NOT_TRANSFORMS}
+    } - {
+        "apply_updates",
+        "chain",
+        "incremental_update",
+        "init_empty_state",
+        "named_chain",
+        "periodic_update",
+        "stateless",
+        *NOT_TRANSFORMS,
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +91,15 @@ class Case:
     rosenbrock_lr: Any = 1e-3
     rosenbrock_steps: int = 20_000
     is_optimizer: bool = False
+    # update needs the loss as ``value`` (Polyak's step): pass ``**case.extra(...)``.
+    needs_value: bool = False
+
+    def extra(self, value: Any = 1.0) -> dict[str, Any]:
+        """The keyword arguments that ``update`` needs besides (updates, state, params).
+
+        ``value`` is the loss; loops over pseudo-gradients, which have no loss, use 1.0.
+        """
+        return {"value": value} if self.needs_value else {}
 
     def __str__(self) -> str:
         return self.name
@@ -108,6 +128,13 @@ ADAM_ROSENBROCK_LR = _exp(0.01, 0.9998)
 def _ndim_mask(params):
     """Adam on arrays, plain pass-through on scalars."""
     return jax.tree.map(lambda x: jnp.ndim(x) > 0, params)
+
+
+def _quiet(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` with its DeprecationWarning silenced (optimistic_adam)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return fn(*args, **kwargs)
 
 
 def _opt(name, make, h, grid, **kw):
@@ -149,6 +176,11 @@ CASES: list[Case] = [
     Case("scale_by_rms_centered", lambda h: gradtx.scale_by_rms(h, centered=True), 0.9,
          (0.5, 0.9, 0.99), _then_lr(lambda: gradtx.scale_by_rms(centered=True)),
          parabola_lr=0.01, rosenbrock_lr=5e-4),
+    Case("scale_by_rms_bias_correction", lambda h: gradtx.scale_by_rms(h, bias_correction=True),
+         0.9, (0.5, 0.9, 0.99), _then_lr(lambda: gradtx.scale_by_rms(bias_correction=True)),
+         parabola_lr=0.01, rosenbrock_lr=5e-4),
+    Case("scale_by_stddev", gradtx.scale_by_stddev, 0.9, (0.5, 0.9, 0.95),
+         _then_lr(gradtx.scale_by_stddev), parabola_lr=0.01, rosenbrock_lr=ADAM_ROSENBROCK_LR),
     Case("scale_by_adam", gradtx.scale_by_adam, 0.9, (0.5, 0.9, 0.95),
          _then_lr(gradtx.scale_by_adam), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
     Case("scale_by_adam_nesterov", lambda h: gradtx.scale_by_adam(h, nesterov=True), 0.9,
@@ -189,9 +221,23 @@ CASES: list[Case] = [
              decay_rate=h, min_dim_size_to_factor=3), 0.8, (0.5, 0.8, 0.9),
          _then_lr(lambda: gradtx.scale_by_factored_rms(min_dim_size_to_factor=1)),
          parabola_lr=_exp(0.05, 0.998), rosenbrock_lr=_exp(0.01, 0.9998)),
-    Case("scale_by_param_block_rms", gradtx.scale_by_param_block_rms, 1e-3, (1e-3, 0.1, 1.0),
-         _then_lr(gradtx.scale_by_param_block_rms), rosenbrock_lr=1.5e-3,
+    # Steps proportional to |w|: small constant rates, twice the usual steps on Rosenbrock.
+    Case("scale_by_param_block_norm", gradtx.scale_by_param_block_norm, 1e-3, (1e-3, 0.1, 1.0),
+         _then_lr(gradtx.scale_by_param_block_norm), parabola_lr=0.01, rosenbrock_lr=1e-3,
          rosenbrock_steps=40_000),
+    Case("scale_by_param_block_rms", gradtx.scale_by_param_block_rms, 1e-3, (1e-3, 0.1, 1.0),
+         _then_lr(gradtx.scale_by_param_block_rms), parabola_lr=0.01, rosenbrock_lr=2e-3,
+         rosenbrock_steps=40_000),
+    # Optimistic gradient descent limit-cycles in Rosenbrock's valley at 1e-3 (Optax too).
+    Case("scale_by_optimistic_gradient", lambda h: gradtx.scale_by_optimistic_gradient(1.0, h),
+         1.0, (0.5, 1.0, 2.0), _then_lr(gradtx.scale_by_optimistic_gradient),
+         parabola_lr=0.05, rosenbrock_lr=5e-4, rosenbrock_steps=40_000),
+    Case("scale_by_polyak", gradtx.scale_by_polyak, 0.0, (-0.5, 0.0, 0.5),
+         _then_lr(gradtx.scale_by_polyak), parabola_lr=1.0, rosenbrock_lr=1.0,
+         needs_value=True),
+    Case("scale_by_distance_over_gradients", gradtx.scale_by_distance_over_gradients, 1e-2,
+         (1e-3, 1e-2, 1e-1), _then_lr(gradtx.scale_by_distance_over_gradients),
+         parabola_lr=1.0, rosenbrock_lr=1.0),
     Case("clip", gradtx.clip, 1.0, (0.5, 1.0, 2.0), _then_lr(lambda: gradtx.clip(1.0))),
     Case("clip_by_global_norm", gradtx.clip_by_global_norm, 1.0, (0.5, 1.0, 2.0),
          _then_lr(lambda: gradtx.clip_by_global_norm(1.0))),
@@ -272,6 +318,21 @@ CASES: list[Case] = [
     _opt("sign_sgd", gradtx.sign_sgd, 0.01, (0.003, 0.01, 0.03),
          parabola_lr=_exp(0.03, 0.9995), rosenbrock_lr=_exp(0.01, 0.9995)),
     _opt("noisy_sgd", lambda h: gradtx.noisy_sgd(h, eta=1e-4, key=0), 0.1, (0.01, 0.05, 0.1)),
+    _opt("signum", gradtx.signum, 0.01, (0.003, 0.01, 0.03), parabola_lr=_exp(0.1, 0.997),
+         rosenbrock_lr=_exp(0.03, 0.9995)),
+    _opt("lars", gradtx.lars, 0.1, (0.03, 0.1, 0.3), parabola_lr=_exp(0.5, 0.998),
+         rosenbrock_lr=0.1),
+    _opt("fromage", gradtx.fromage, 0.01, (0.003, 0.01, 0.03), parabola_lr=0.01,
+         rosenbrock_lr=_exp(0.03, 0.999)),
+    _opt("optimistic_gradient_descent", gradtx.optimistic_gradient_descent, 0.05,
+         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=5e-4, rosenbrock_steps=40_000),
+    # Deprecated in Optax (it warns) and refuses schedules: a constant rate on Rosenbrock.
+    _opt("optimistic_adam", lambda h: _quiet(gradtx.optimistic_adam, h), 0.01,
+         (0.003, 0.01, 0.03), parabola_lr=0.01, rosenbrock_lr=1e-3),
+    _opt("optimistic_adam_v2", gradtx.optimistic_adam_v2, 0.01, (0.003, 0.01, 0.03),
+         parabola_lr=0.01, rosenbrock_lr=ADAM_ROSENBROCK_LR),
+    _opt("polyak_sgd", gradtx.polyak_sgd, 1.0, (0.5, 1.0, 2.0), parabola_lr=1.0,
+         rosenbrock_lr=1.0, needs_value=True),
     # --- wrappers (their own files test their semantics; here they keep the contract) ------
     _opt("inject_hyperparams", lambda h: gradtx.inject_hyperparams(gradtx.adam)(h), 0.05,
          (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
@@ -308,12 +369,14 @@ NEEDS_PARAMS = {
     "adaptive_grad_clip",
     "keep_params_nonnegative",
     "scale_by_trust_ratio",
+    "scale_by_param_block_norm",
+    "scale_by_param_block_rms",
+    "scale_by_distance_over_gradients",
     "add_decayed_weights",
     "add_l2_regularization",
     "add_l1_regularization",
     "scale_by_novograd",
     "scale_by_factored_rms",
-    "scale_by_param_block_rms",
     "adafactor",
     # Optax's chains with add_decayed_weights, which needs the parameters even at decay 0.
     "novograd",
@@ -348,36 +411,53 @@ def example_grads(step: int, params: Any) -> Any:
     return treedef.unflatten(out)
 
 
-def run_steps(tx: gradtx.GradientTransformation, params: Any, n: int, start: int = 0):
-    """Applies ``n`` updates with :func:`example_grads`; returns (params, state, updates)."""
+def run_steps(tx: gradtx.GradientTransformation, params: Any, n: int, start: int = 0, **extra: Any):
+    """Applies ``n`` updates with :func:`example_grads`; returns (params, state, updates).
+
+    ``extra``: keyword arguments for every update (``**case.extra()``).
+    """
     state = tx.init(params)
     updates = None
     for k in range(start, start + n):
-        updates, state = tx.update(example_grads(k, params), state, params)
+        updates, state = tx.update(example_grads(k, params), state, params, **extra)
         params = gradtx.apply_updates(params, updates)
     return params, state, updates
 
 
-def counted_update(tx: gradtx.GradientTransformation):
-    """``tx.update`` under ``jax.jit``, and a list that grows by one each time it is traced."""
+def counted_update(tx: gradtx.GradientTransformation, **extra: Any):
+    """``tx.update`` under ``jax.jit``, and a list that grows by one each time it is traced.
+
+    ``extra``: keyword arguments for every update (``**case.extra()``).
+    """
     traces: list[None] = []
 
     @jax.jit
     def update(grads, state, params):
         traces.append(None)
-        return tx.update(grads, state, params)
+        return tx.update(grads, state, params, **extra)
 
     return update, traces
 
 
-def minimise(tx: gradtx.GradientTransformation, f: Callable, x0: jax.Array, steps: int):
-    """Runs ``steps`` of ``tx`` on ``f`` from ``x0`` inside one jitted scan; returns x."""
+def minimise(
+    tx: gradtx.GradientTransformation,
+    f: Callable,
+    x0: jax.Array,
+    steps: int,
+    with_value: bool = False,
+):
+    """Runs ``steps`` of ``tx`` on ``f`` from ``x0`` inside one jitted scan; returns x.
+
+    ``with_value``: ``update`` also gets ``value=f(x)`` (``case.needs_value``).
+    """
 
     @jax.jit
     def run(x0):
         def step(carry, _):
             x, state = carry
-            updates, state = tx.update(jax.grad(f)(x), state, x)
+            value, grads = jax.value_and_grad(f)(x)
+            extra = {"value": value} if with_value else {}
+            updates, state = tx.update(grads, state, x, **extra)
             return (gradtx.apply_updates(x, updates), state), None
 
         (x, _), _ = jax.lax.scan(step, (x0, tx.init(x0)), None, length=steps)

@@ -37,11 +37,18 @@ from gradtx.optimizers.factorized import (
 from gradtx.optimizers.gradient_descent import (
     heavy_ball as heavy_ball,
     noisy_sgd as noisy_sgd,
+    polyak_sgd as polyak_sgd,
     sgd as sgd,
+)
+from gradtx.optimizers.optimistic import (
+    optimistic_adam as optimistic_adam,
+    optimistic_adam_v2 as optimistic_adam_v2,
+    optimistic_gradient_descent as optimistic_gradient_descent,
 )
 from gradtx.optimizers.sign_based import (
     lion as lion,
     sign_sgd as sign_sgd,
+    signum as signum,
 )
 from gradtx.optimizers.step_adaptive import (
     adadelta as adadelta,
@@ -49,7 +56,9 @@ from gradtx.optimizers.step_adaptive import (
     sm3 as sm3,
 )
 from gradtx.optimizers.trust_ratio import (
+    fromage as fromage,
     lamb as lamb,
+    lars as lars,
 )
 
 __all__ = [
@@ -63,18 +72,25 @@ __all__ = [
     "adamw",
     "adan",
     "amsgrad",
+    "fromage",
     "heavy_ball",
     "lamb",
+    "lars",
     "lion",
     "nadam",
     "nadamw",
     "noisy_sgd",
     "novograd",
+    "optimistic_adam",
+    "optimistic_adam_v2",
+    "optimistic_gradient_descent",
+    "polyak_sgd",
     "radam",
     "rmsprop",
     "rprop",
     "sgd",
     "sign_sgd",
+    "signum",
     "sm3",
     "yogi",
 ]

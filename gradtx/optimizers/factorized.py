@@ -6,10 +6,10 @@ import jax.numpy as jnp
 
 from gradtx.base import ArrayLike, DTypeLike, GradientTransformation, ScalarOrSchedule, chain
 from gradtx.transforms.clipping import clip_by_block_rms
-from gradtx.transforms.factorized import scale_by_factored_rms, scale_by_param_block_rms
+from gradtx.transforms.factorized import scale_by_factored_rms
 from gradtx.transforms.momentum import ema
 from gradtx.transforms.regularization import Mask, add_decayed_weights
-from gradtx.transforms.scaling import scale, scale_by_learning_rate
+from gradtx.transforms.scaling import scale, scale_by_learning_rate, scale_by_param_block_rms
 
 __all__ = ["adafactor"]
 

@@ -1,4 +1,5 @@
-"""Gradient descent: plain, with (Nesterov) momentum, heavy ball, and with gradient noise."""
+"""Gradient descent: plain, with (Nesterov) momentum, heavy ball, with gradient noise, and with
+Polyak's step size."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from gradtx.optimizers._common import momentum_or_identity
 from gradtx.transforms.momentum import trace
 from gradtx.transforms.noise import add_noise
 from gradtx.transforms.scaling import scale_by_learning_rate
+from gradtx.transforms.step_sizes import scale_by_polyak
 
-__all__ = ["heavy_ball", "noisy_sgd", "sgd"]
+__all__ = ["heavy_ball", "noisy_sgd", "polyak_sgd", "sgd"]
 
 
 def sgd(
@@ -151,3 +153,57 @@ def noisy_sgd(
     """
     _checks.learning_rate("noisy_sgd", learning_rate)
     return chain(add_noise(eta, gamma, key), scale_by_learning_rate(learning_rate))
+
+
+def polyak_sgd(
+    max_learning_rate: ArrayLike = 1.0,
+    scaling: ScalarOrSchedule = 1.0,
+    f_min: ArrayLike = 0.0,
+    eps: ArrayLike = 0.0,
+    variant: str = "sps",
+) -> GradientTransformation:
+    r"""SGD with Polyak's step size (Loizou et al., 2021), from the loss ``value``.
+
+    .. math::
+        \theta \leftarrow \theta - \min\left(\frac{f(\theta) - f^\star}{s^2\|g\|^2 +
+        \epsilon}, \gamma_{\max}\right) s\, g
+
+    which is Optax's ``chain(sgd(scaling), scale_by_polyak(...))``: the step is computed from
+    the already scaled gradient :math:`s g` (for :math:`s = 1`, the textbook rule). ``update``
+    takes the loss as a keyword argument: ``tx.update(grads, state, params, value=loss)``.
+    ``variant="sps+"`` uses :math:`\max(f(\theta) - f^\star, 0)`.
+
+    Args:
+        max_learning_rate: :math:`\gamma_{\max}`, the largest step.
+        scaling: :math:`s \ge 0`, a number, array, traced value or schedule.
+        f_min: :math:`f^\star`, a lower bound of the loss (0 for interpolating models; a bad
+            guess can make the iterates diverge or stall).
+        eps: :math:`\epsilon \ge 0`.
+        variant: ``"sps"`` or ``"sps+"``.
+
+    Returns:
+        The optimizer; its ``update`` needs ``value``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> f = lambda x: jnp.sum(x**2)
+        >>> tx = gradtx.polyak_sgd()
+        >>> x = jnp.array([1.0, 2.0, 3.0]); state = tx.init(x)
+        >>> for _ in range(3):
+        ...     value, g = jax.value_and_grad(f)(x)
+        ...     u, state = tx.update(g, state, x, value=value)
+        ...     x = gradtx.apply_updates(x, u)
+        ...     print(f(x))
+        3.5
+        0.875
+        0.21875
+
+    References:
+        Loizou et al., `Stochastic Polyak Step-size for SGD: An Adaptive Learning Rate for Fast
+        Convergence <https://arxiv.org/abs/2002.10542>`_, 2021; Berrada et al., `Training
+        Neural Networks for and by Interpolation <https://arxiv.org/abs/1906.05661>`_, 2020
+    """
+    return chain(
+        sgd(learning_rate=scaling),
+        scale_by_polyak(max_learning_rate=max_learning_rate, f_min=f_min, eps=eps, variant=variant),
+    )

@@ -23,10 +23,13 @@ from gradtx.transforms.adam_variants import (
 )
 from gradtx.transforms.adaptive import (
     ScaleByRmsState as ScaleByRmsState,
+    ScaleByRmsWithCountState as ScaleByRmsWithCountState,
     ScaleByRssState as ScaleByRssState,
     ScaleByRStdDevState as ScaleByRStdDevState,
+    ScaleByRStdDevWithCountState as ScaleByRStdDevWithCountState,
     scale_by_rms as scale_by_rms,
     scale_by_rss as scale_by_rss,
+    scale_by_stddev as scale_by_stddev,
 )
 from gradtx.transforms.clipping import (
     AdaptiveGradClipState as AdaptiveGradClipState,
@@ -48,13 +51,14 @@ from gradtx.transforms.constraints import (
 from gradtx.transforms.factorized import (
     FactoredState as FactoredState,
     scale_by_factored_rms as scale_by_factored_rms,
-    scale_by_param_block_rms as scale_by_param_block_rms,
 )
 from gradtx.transforms.momentum import (
     DampedTraceState as DampedTraceState,
     EmaState as EmaState,
+    ScaleByOptimisticGradientState as ScaleByOptimisticGradientState,
     TraceState as TraceState,
     ema as ema,
+    scale_by_optimistic_gradient as scale_by_optimistic_gradient,
     trace as trace,
 )
 from gradtx.transforms.noise import (
@@ -83,6 +87,8 @@ from gradtx.transforms.scaling import (
     normalize_by_update_norm as normalize_by_update_norm,
     scale as scale,
     scale_by_learning_rate as scale_by_learning_rate,
+    scale_by_param_block_norm as scale_by_param_block_norm,
+    scale_by_param_block_rms as scale_by_param_block_rms,
     scale_by_schedule as scale_by_schedule,
     scale_by_sign as scale_by_sign,
     scale_by_trust_ratio as scale_by_trust_ratio,
@@ -95,6 +101,11 @@ from gradtx.transforms.step_adaptive import (
     scale_by_adadelta as scale_by_adadelta,
     scale_by_rprop as scale_by_rprop,
     scale_by_sm3 as scale_by_sm3,
+)
+from gradtx.transforms.step_sizes import (
+    ScaleByDistanceOverGradientsState as ScaleByDistanceOverGradientsState,
+    scale_by_distance_over_gradients as scale_by_distance_over_gradients,
+    scale_by_polyak as scale_by_polyak,
 )
 
 __all__ = [
@@ -113,10 +124,14 @@ __all__ = [
     "ScaleByAdanState",
     "ScaleByAmsgradState",
     "ScaleByBeliefState",
+    "ScaleByDistanceOverGradientsState",
     "ScaleByLionState",
     "ScaleByNovogradState",
+    "ScaleByOptimisticGradientState",
     "ScaleByRStdDevState",
+    "ScaleByRStdDevWithCountState",
     "ScaleByRmsState",
+    "ScaleByRmsWithCountState",
     "ScaleByRpropState",
     "ScaleByRssState",
     "ScaleBySM3State",
@@ -147,11 +162,15 @@ __all__ = [
     "scale_by_adan",
     "scale_by_amsgrad",
     "scale_by_belief",
+    "scale_by_distance_over_gradients",
     "scale_by_factored_rms",
     "scale_by_learning_rate",
     "scale_by_lion",
     "scale_by_novograd",
+    "scale_by_optimistic_gradient",
+    "scale_by_param_block_norm",
     "scale_by_param_block_rms",
+    "scale_by_polyak",
     "scale_by_radam",
     "scale_by_rms",
     "scale_by_rprop",
@@ -159,6 +178,7 @@ __all__ = [
     "scale_by_schedule",
     "scale_by_sign",
     "scale_by_sm3",
+    "scale_by_stddev",
     "scale_by_trust_ratio",
     "scale_by_yogi",
     "scale_gradient",

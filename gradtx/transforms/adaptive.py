@@ -20,10 +20,13 @@ from gradtx.transforms._common import (
 
 __all__ = [
     "ScaleByRStdDevState",
+    "ScaleByRStdDevWithCountState",
     "ScaleByRmsState",
+    "ScaleByRmsWithCountState",
     "ScaleByRssState",
     "scale_by_rms",
     "scale_by_rss",
+    "scale_by_stddev",
 ]
 
 
@@ -95,14 +98,27 @@ def scale_by_rss(
 
 
 class ScaleByRmsState(NamedTuple):
-    """State of :func:`scale_by_rms`: step count and moving average of squared updates."""
+    """State of :func:`scale_by_rms`: the moving average of squared updates (Optax's fields)."""
+
+    nu: Updates
+
+
+class ScaleByRmsWithCountState(NamedTuple):
+    """State of :func:`scale_by_rms` with ``bias_correction``: the step count and the average."""
 
     count: jax.Array  # int32 scalar
     nu: Updates
 
 
 class ScaleByRStdDevState(NamedTuple):
-    """State of the centered :func:`scale_by_rms`: step count, first and second moments."""
+    """State of :func:`scale_by_stddev` (the centered :func:`scale_by_rms`): both moments."""
+
+    mu: Updates
+    nu: Updates
+
+
+class ScaleByRStdDevWithCountState(NamedTuple):
+    """State of :func:`scale_by_stddev` with ``bias_correction``: the count and both moments."""
 
     count: jax.Array  # int32 scalar
     mu: Updates
@@ -126,10 +142,11 @@ def scale_by_rms(
         lectures, Optax)} \\ g_k / (\delta + \sqrt{r_k}) & \text{otherwise (torch.optim.RMSprop)}
         \end{cases}
 
-    with :math:`r_0` = ``initial_scale``. ``centered`` also tracks the mean
-    :math:`m_k = \rho m_{k-1} + (1-\rho) g_k` and uses the variance :math:`r_k - m_k^2` in place of
-    :math:`r_k` (Graves, 2013). ``bias_correction`` divides :math:`r_k` (and :math:`m_k`) by
-    :math:`1 - \rho^k`.
+    with :math:`r_0` = ``initial_scale``. ``centered`` (:func:`scale_by_stddev`) also tracks
+    the mean :math:`m_k = \rho m_{k-1} + (1-\rho) g_k` and uses the variance
+    :math:`r_k - m_k^2` in place of :math:`r_k` (Graves, 2013). ``bias_correction`` divides
+    :math:`r_k` (and :math:`m_k`) by :math:`1 - \rho^k`, and keeps the step count :math:`k` in
+    the state.
 
     Args:
         decay: :math:`\rho \in [0, 1)` (torch calls it ``alpha``).
@@ -140,8 +157,9 @@ def scale_by_rms(
         centered: divide by the standard deviation instead of the root mean square.
 
     Returns:
-        The transformation, with state :class:`ScaleByRmsState` or, when centered,
-        :class:`ScaleByRStdDevState`.
+        The transformation, with Optax's states: :class:`ScaleByRmsState`
+        (:class:`ScaleByRmsWithCountState` with ``bias_correction``) or, when centered,
+        :class:`ScaleByRStdDevState` (:class:`ScaleByRStdDevWithCountState`).
 
     Example:
         >>> import jax.numpy as jnp
@@ -149,19 +167,25 @@ def scale_by_rms(
         >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # 2 / sqrt(0.25 * 4)
         Array([2.], dtype=float32)
     """
-    _checks.unit_interval("scale_by_rms", decay=decay)
-    _checks.non_negative("scale_by_rms", eps=eps, initial_scale=initial_scale)
+    fn = "scale_by_stddev" if centered else "scale_by_rms"
+    _checks.unit_interval(fn, decay=decay)
+    _checks.non_negative(fn, eps=eps, initial_scale=initial_scale)
 
     def init_fn(params):
-        count = jnp.zeros([], jnp.int32)
         nu = real_full_like(params, initial_scale)
+        count = jnp.zeros([], jnp.int32)
         if centered:
-            return ScaleByRStdDevState(count=count, mu=_tree.zeros_like(params), nu=nu)
-        return ScaleByRmsState(count=count, nu=nu)
+            mu = _tree.zeros_like(params)
+            if bias_correction:
+                return ScaleByRStdDevWithCountState(count=count, mu=mu, nu=nu)
+            return ScaleByRStdDevState(mu=mu, nu=nu)
+        if bias_correction:
+            return ScaleByRmsWithCountState(count=count, nu=nu)
+        return ScaleByRmsState(nu=nu)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        count = safe_increment(state.count)
+        count = safe_increment(state.count) if bias_correction else None
 
         debias = per_dtype(lambda dt: debias_factor(decay, count, dt))
 
@@ -183,8 +207,55 @@ def scale_by_rms(
 
         if centered:
             updates, nu, mu = map_leaves(leaf, 3, updates, state.nu, state.mu)
-            return updates, ScaleByRStdDevState(count=count, mu=mu, nu=nu)
+            if bias_correction:
+                return updates, ScaleByRStdDevWithCountState(count=count, mu=mu, nu=nu)
+            return updates, ScaleByRStdDevState(mu=mu, nu=nu)
         updates, nu = map_leaves(leaf, 2, updates, state.nu)
-        return updates, ScaleByRmsState(count=count, nu=nu)
+        if bias_correction:
+            return updates, ScaleByRmsWithCountState(count=count, nu=nu)
+        return updates, ScaleByRmsState(nu=nu)
 
     return GradientTransformation(init_fn, update_fn)
+
+
+def scale_by_stddev(
+    decay: ArrayLike = 0.9,
+    eps: ArrayLike = 1e-8,
+    initial_scale: ArrayLike = 0.0,
+    eps_in_sqrt: bool = True,
+    bias_correction: bool = False,
+) -> GradientTransformation:
+    r"""Centered RMSProp's scaling by a moving estimate of the standard deviation (Graves, 2013).
+
+    .. math::
+        m_k = \rho\, m_{k-1} + (1 - \rho)\, g_k, \quad
+        r_k = \rho\, r_{k-1} + (1 - \rho)\, |g_k|^2, \quad
+        u_k = \frac{g_k}{\sqrt{r_k - |m_k|^2 + \delta}}
+
+    (:math:`g_k / (\sqrt{r_k - |m_k|^2} + \delta)` when not ``eps_in_sqrt``), with
+    :math:`m_0 = 0`, :math:`r_0` = ``initial_scale`` and, with ``bias_correction``, both
+    moments divided by :math:`1 - \rho^k`. This is ``scale_by_rms(..., centered=True)``; a
+    variance that rounding makes slightly negative is taken as 0.
+
+    Args:
+        decay: :math:`\rho \in [0, 1)`.
+        eps: :math:`\delta \ge 0`.
+        initial_scale: :math:`r_0 \ge 0`.
+        eps_in_sqrt: where :math:`\delta` sits, see above.
+        bias_correction: debias both moving averages.
+
+    Returns:
+        The transformation, with state :class:`ScaleByRStdDevState`
+        (:class:`ScaleByRStdDevWithCountState` with ``bias_correction``).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = gradtx.scale_by_stddev(decay=0.5, eps=0.0)
+        >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]  # 2 / sqrt(2 - 1)
+        Array([2.], dtype=float32)
+
+    References:
+        Graves, `Generating Sequences With Recurrent Neural Networks
+        <https://arxiv.org/abs/1308.0850>`_, 2013
+    """
+    return scale_by_rms(decay, eps, initial_scale, eps_in_sqrt, bias_correction, centered=True)

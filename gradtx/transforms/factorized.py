@@ -10,11 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradtx import _checks
-from gradtx.base import ArrayLike, GradientTransformation, Updates, init_empty_state
+from gradtx.base import ArrayLike, GradientTransformation, Updates
 from gradtx.numerics import abs_sq, promote, real_dtype, safe_increment, upcast
 from gradtx.transforms._common import map_leaves, requires_params
 
-__all__ = ["FactoredState", "scale_by_factored_rms", "scale_by_param_block_rms"]
+__all__ = ["FactoredState", "scale_by_factored_rms"]
 
 
 def _decay_rate_pow(i: ArrayLike, exponent: ArrayLike = 0.8) -> jax.Array:
@@ -160,46 +160,3 @@ def scale_by_factored_rms(
         return out, FactoredState(count=count, v_row=rows, v_col=cols, v=vs)
 
     return GradientTransformation(init_fn, update_fn)
-
-
-def scale_by_param_block_rms(min_scale: ArrayLike = 1e-3) -> GradientTransformation:
-    r"""Multiplies each leaf's update by the RMS of its parameters, at least ``min_scale``.
-
-    .. math::
-        u \leftarrow u \max\left(\operatorname{rms}(\theta), s_{\min}\right), \qquad
-        \operatorname{rms}(\theta) = \sqrt{\operatorname{mean}(|\theta|^2)}
-
-    (Adafactor's relative step size; the gradient of the RMS is 0 where it is clamped).
-
-    Args:
-        min_scale: :math:`s_{\min} \ge 0`.
-
-    Returns:
-        A stateless transformation; ``update`` needs the parameters.
-
-    Example:
-        >>> import jax.numpy as jnp
-        >>> tx = gradtx.scale_by_param_block_rms()
-        >>> p = jnp.array([3.0, -3.0])
-        >>> tx.update(jnp.array([1.0, 2.0]), tx.init(p), p)[0]
-        Array([3., 6.], dtype=float32)
-    """
-    _checks.non_negative("scale_by_param_block_rms", min_scale=min_scale)
-
-    def leaf(u, p):
-        u = jnp.asarray(u)
-        pc = upcast(jnp.asarray(p))
-        p2 = abs_sq(pc)
-        low = jnp.asarray(min_scale, p2.dtype)
-        rms = jnp.sqrt(jnp.mean(p2))
-        safe = jnp.where(rms <= low, jnp.ones_like(p2), p2)
-        scale = jnp.where(rms <= low, low, jnp.sqrt(jnp.mean(safe)))
-        return jnp.multiply(*promote(upcast(u), scale)).astype(u.dtype)
-
-    def update_fn(updates, state, params=None, **extra_args):
-        del extra_args
-        requires_params("scale_by_param_block_rms", params)
-        (out,) = map_leaves(lambda u, p: (leaf(u, p),), 1, updates, params)
-        return out, state
-
-    return GradientTransformation(init_empty_state, update_fn)

@@ -1,4 +1,5 @@
-"""Momentum: the trace of past updates (heavy ball, Nesterov) and exponential moving averages."""
+"""Momentum: the trace of past updates (heavy ball, Nesterov), exponential moving averages, and
+the optimistic (negative) momentum of optimistic gradient descent."""
 
 from __future__ import annotations
 
@@ -20,7 +21,15 @@ from gradtx.transforms._common import (
     slot_like,
 )
 
-__all__ = ["DampedTraceState", "EmaState", "TraceState", "ema", "trace"]
+__all__ = [
+    "DampedTraceState",
+    "EmaState",
+    "ScaleByOptimisticGradientState",
+    "TraceState",
+    "ema",
+    "scale_by_optimistic_gradient",
+    "trace",
+]
 
 
 class TraceState(NamedTuple):
@@ -171,5 +180,76 @@ def ema(
 
         updates, new_ema = map_leaves(leaf, 2, updates, state.ema)
         return updates, EmaState(count=count, ema=new_ema)
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+class ScaleByOptimisticGradientState(NamedTuple):
+    """State of :func:`scale_by_optimistic_gradient`: whether no update was seen yet, and the
+    previous update (Optax's fields)."""
+
+    is_initial_step: jax.Array  # bool scalar
+    previous_gradient: Updates
+
+
+def scale_by_optimistic_gradient(
+    alpha: ArrayLike = 1.0, beta: ArrayLike = 1.0
+) -> GradientTransformation:
+    r"""The generalised optimistic gradient: the update plus a correction by the last change.
+
+    .. math:: u_k = (\alpha + \beta)\, g_k - \beta\, g_{k-1}
+        = \alpha\, g_k + \beta\,(g_k - g_{k-1})
+
+    with :math:`g_0 = g_1`, so the first update is :math:`\alpha g_1`. Followed by a learning
+    rate it is optimistic gradient descent (:func:`gradtx.optimistic_gradient_descent`), which
+    converges in bilinear min-max games where gradient descent cycles or diverges.
+
+    Args:
+        alpha: :math:`\alpha`, the weight of the current update (any real number).
+        beta: :math:`\beta`, the weight of the negative momentum (any real number).
+
+    Returns:
+        The transformation, with state :class:`ScaleByOptimisticGradientState`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = gradtx.scale_by_optimistic_gradient()
+        >>> state = tx.init(jnp.zeros(1))
+        >>> u, state = tx.update(jnp.array([1.0]), state)
+        >>> u, _ = tx.update(jnp.array([3.0]), state)
+        >>> u  # 2 * 3 - 1
+        Array([5.], dtype=float32)
+
+    References:
+        Mokhtari et al., `A Unified Analysis of Extra-gradient and Optimistic Gradient Methods
+        for Saddle Point Problems: Proximal Point Approach <https://arxiv.org/abs/1901.08511>`_,
+        2019; Daskalakis et al., `Training GANs with Optimism
+        <https://arxiv.org/abs/1711.00141>`_, 2017
+    """
+    fn = "scale_by_optimistic_gradient"
+    _checks.check_range(fn, "alpha", alpha)
+    _checks.check_range(fn, "beta", beta)
+
+    def init_fn(params):
+        return ScaleByOptimisticGradientState(
+            is_initial_step=jnp.array(True), previous_gradient=slot_like(params, None)
+        )
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+
+        def leaf(g, prev):
+            g = jnp.asarray(g)
+            gc = upcast(g)
+            a, b = as_real(alpha, gc), as_real(beta, gc)
+            last = jnp.where(state.is_initial_step, gc, prev.astype(gc.dtype))
+            a, b, gc_, last = promote(a, b, gc, last)
+            u = (a + b) * gc_ - b * last
+            return u.astype(g.dtype), g.astype(prev.dtype)
+
+        updates, previous = map_leaves(leaf, 2, updates, state.previous_gradient)
+        return updates, ScaleByOptimisticGradientState(
+            is_initial_step=jnp.zeros_like(state.is_initial_step), previous_gradient=previous
+        )
 
     return GradientTransformation(init_fn, update_fn)

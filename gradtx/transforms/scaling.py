@@ -34,6 +34,8 @@ __all__ = [
     "normalize_by_update_norm",
     "scale",
     "scale_by_learning_rate",
+    "scale_by_param_block_norm",
+    "scale_by_param_block_rms",
     "scale_by_schedule",
     "scale_by_sign",
     "scale_by_trust_ratio",
@@ -254,6 +256,24 @@ def normalize_by_update_norm(
     return GradientTransformation(init_empty_state, update_fn)
 
 
+def _scale_by_param_block(fn: str, min_scale: ArrayLike, reduce: Any) -> GradientTransformation:
+    """``u * max(reduce(|w|^2), min_scale)`` per parameter leaf ``w``."""
+    _checks.non_negative(fn, min_scale=min_scale)
+
+    def leaf(u, w):
+        u, w = jnp.asarray(u), jnp.asarray(w)
+        size = safe_sqrt(reduce(abs_sq(upcast(w))))
+        factor = jnp.maximum(*promote(size, min_scale))
+        return jnp.multiply(*promote(upcast(u), factor)).astype(u.dtype)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del extra_args
+        requires_params(fn, params)
+        return _tree.map(leaf, updates, params, names=("updates", "params")), state
+
+    return GradientTransformation(init_empty_state, update_fn)
+
+
 def _subtract_mean(u: jax.Array) -> jax.Array:
     u = jnp.asarray(u)
     if u.ndim <= 1:
@@ -345,3 +365,57 @@ def scale_gradient(inputs: Any, scale: ArrayLike) -> Any:
         if scale == 0:
             return jax.lax.stop_gradient(inputs)
     return _scale_gradient(inputs, jnp.asarray(scale))
+
+
+def scale_by_param_block_norm(min_scale: ArrayLike = 1e-3) -> GradientTransformation:
+    r"""Scales each leaf's update by the norm of its parameters (a "block": a vector or matrix).
+
+    .. math:: u \leftarrow u \cdot \max(\|w\|_F, m)
+
+    per parameter leaf ``w`` (the Frobenius norm, :math:`|w|` for complex entries).
+
+    Args:
+        min_scale: the smallest factor :math:`m \ge 0`, so that zero parameters still move.
+
+    Returns:
+        A stateless transformation; ``update`` needs ``params``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = gradtx.scale_by_param_block_norm()
+        >>> tx.update(jnp.array([1.0, 2.0]), tx.init(None), jnp.array([3.0, 4.0]))[0]
+        Array([ 5., 10.], dtype=float32)
+
+    References:
+        Bernstein et al., `On the distance between two neural networks and the stability of
+        learning <https://arxiv.org/abs/2002.03432>`_, 2020
+    """
+    return _scale_by_param_block("scale_by_param_block_norm", min_scale, jnp.sum)
+
+
+def scale_by_param_block_rms(min_scale: ArrayLike = 1e-3) -> GradientTransformation:
+    r"""Scales each leaf's update by the root mean square of its parameters.
+
+    .. math:: u \leftarrow u \cdot \max\Big(\sqrt{\tfrac{1}{n}\textstyle\sum_i |w_i|^2},
+        m\Big)
+
+    per parameter leaf ``w`` of ``n`` entries, so that the step is relative to the typical
+    size of the block's entries (Adafactor's relative step).
+
+    Args:
+        min_scale: the smallest factor :math:`m \ge 0`.
+
+    Returns:
+        A stateless transformation; ``update`` needs ``params``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> tx = gradtx.scale_by_param_block_rms()
+        >>> tx.update(jnp.array([1.0, 2.0]), tx.init(None), jnp.array([1.0, 7.0]))[0]
+        Array([ 5., 10.], dtype=float32)
+
+    References:
+        Shazeer and Stern, `Adafactor: Adaptive Learning Rates with Sublinear Memory Cost
+        <https://arxiv.org/abs/1804.04235>`_, 2018
+    """
+    return _scale_by_param_block("scale_by_param_block_rms", min_scale, jnp.mean)

@@ -28,6 +28,12 @@ from gradtx.tree._arithmetic import (
     where as where,
     zeros_like as zeros_like,
 )
+from gradtx.tree._moments import (
+    bias_correction as bias_correction,
+    update_infinity_moment as update_infinity_moment,
+    update_moment as update_moment,
+    update_moment_per_elem_norm as update_moment_per_elem_norm,
+)
 from gradtx.tree._params import ParamsPlaceholder as ParamsPlaceholder, map_params as map_params
 from gradtx.tree._reductions import norm as norm, sum as sum, vdot as vdot
 from gradtx.tree._state import tree_get as get, tree_set as set
@@ -42,6 +48,7 @@ __all__ = [
     "ParamsPlaceholder",
     "add",
     "add_scale",
+    "bias_correction",
     "cast",
     "check_array_leaves",
     "full_like",
@@ -56,6 +63,9 @@ __all__ = [
     "set",
     "sub",
     "sum",
+    "update_infinity_moment",
+    "update_moment",
+    "update_moment_per_elem_norm",
     "vdot",
     "where",
     "zeros_like",

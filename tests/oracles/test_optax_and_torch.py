@@ -19,7 +19,9 @@ judged on the scale of the terms that produced it.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -63,6 +65,13 @@ def _gradients(n_steps: int = N_STEPS) -> list[dict[str, np.ndarray]]:
     return grads
 
 
+def _values(n_steps: int = N_STEPS) -> list[np.float32]:
+    """A loss value for each step, for the transforms that take one (Polyak's step): some
+    below the default ``f_min = 0``, some large enough that the step hits its maximum."""
+    rs = np.random.RandomState(2)
+    return [np.float32(v) for v in rs.uniform(-0.5, 3.0, n_steps)]
+
+
 def _max_abs(tree: Any) -> float:
     return max(float(np.max(np.abs(np.asarray(leaf)))) for leaf in jax.tree_util.tree_leaves(tree))
 
@@ -102,22 +111,28 @@ class _Magnitudes:
         self.path += step_size
 
 
-def _gradtx_trajectory(tx: gradtx.GradientTransformation) -> Iterator[tuple[Any, Any, Any]]:
-    """Yields ``(grads, updates, new_params)`` for 50 steps, float32, the step jitted once."""
+def _gradtx_trajectory(
+    tx: gradtx.GradientTransformation, with_value: bool = False
+) -> Iterator[tuple[Any, Any, Any]]:
+    """Yields ``(grads, updates, new_params)`` for 50 steps, float32, the step jitted once.
 
-    def step(grads, state, params):
-        updates, state = tx.update(grads, state, params)
+    ``with_value``: ``update`` is also given the loss value of :func:`_values`.
+    """
+
+    def step(grads, state, params, value):
+        extra = {"value": value} if with_value else {}
+        updates, state = tx.update(grads, state, params, **extra)
         return updates, state, gradtx.apply_updates(params, updates)
 
     step = jax.jit(step)
     params = {name: jnp.asarray(value) for name, value in _initial_params().items()}
     state = tx.init(params)
-    for grads in _gradients():
-        updates, state, params = step(grads, state, params)
+    for grads, value in zip(_gradients(), _values(), strict=True):
+        updates, state, params = step(grads, state, params, value)
         yield grads, updates, params
 
 
-def _optax_trajectory(tx: Any, dtype: Any) -> list[tuple[Any, Any]]:
+def _optax_trajectory(tx: Any, dtype: Any, with_value: bool = False) -> list[tuple[Any, Any]]:
     """``(updates, new_params)`` of each of 50 Optax steps, computed in ``dtype``.
 
     The reference runs op by op: every case compiles its own jitted gradtx step, but eager
@@ -131,19 +146,22 @@ def _optax_trajectory(tx: Any, dtype: Any) -> list[tuple[Any, Any]]:
         params = cast(_initial_params())
         state = tx.init(params)
         out = []
-        for grads in _gradients():
-            updates, state = tx.update(cast(grads), state, params)
+        for grads, value in zip(_gradients(), _values(), strict=True):
+            extra = {"value": jnp.asarray(value, dtype)} if with_value else {}
+            updates, state = tx.update(cast(grads), state, params, **extra)
             params = optax.apply_updates(params, updates)
             out.append(jax.tree_util.tree_map(np.asarray, (updates, params)))
     return out
 
 
-def _compare_with_optax(tx: gradtx.GradientTransformation, reference: Any, dtype: Any) -> None:
+def _compare_with_optax(
+    tx: gradtx.GradientTransformation, reference: Any, dtype: Any, with_value: bool = False
+) -> None:
     """Updates and parameters agree with Optax's at every one of 50 steps."""
-    expected = _optax_trajectory(reference, dtype)
+    expected = _optax_trajectory(reference, dtype, with_value)
     scale = _Magnitudes(_initial_params())
     for k, ((_, updates, params), (ref_updates, ref_params)) in enumerate(
-        zip(_gradtx_trajectory(tx), expected, strict=True)
+        zip(_gradtx_trajectory(tx, with_value), expected, strict=True)
     ):
         scale.add_step(_max_abs(ref_updates))
         _assert_tree_close(updates, ref_updates, "updates", k, scale.update)
@@ -185,6 +203,7 @@ def _case(
     optax_fn: Callable[..., Any],
     *args: Any,
     reference_dtype: Any = jnp.float64,
+    with_value: bool = False,
     **kwargs: Any,
 ) -> Any:
     """gradtx's and Optax's factories called with the same arguments.
@@ -203,7 +222,9 @@ def _case(
             *(_f32(a) for a in bound.args), **{k: _f32(v) for k, v in bound.kwargs.items()}
         )
 
-    return pytest.param(lambda: gradtx_fn(*args, **kwargs), make_optax, reference_dtype, id=case_id)
+    return pytest.param(
+        lambda: gradtx_fn(*args, **kwargs), make_optax, reference_dtype, with_value, id=case_id
+    )
 
 
 def _same(case_id: str, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -217,6 +238,27 @@ _MASK = {"w": True, "b": False}
 def _mask_fn(params):
     del params
     return {"w": False, "b": True}
+
+
+def _quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with its DeprecationWarning silenced (optimistic_adam warns in both libraries)."""
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return fn(*args, **kwargs)
+
+    return call
+
+
+def _then_small(make: Callable[..., Any], library: Any) -> Callable[..., Any]:
+    """``make(*args)`` followed by ``scale(0.01)`` in the same library."""
+
+    def chained(*args):
+        return library.chain(make(*args), library.scale(0.01))
+
+    return chained
 
 
 def _centered_rms(*args, **kwargs):
@@ -263,9 +305,9 @@ OPTAX_TRANSFORMS = [
     ],
     # gradtx's centered scale_by_rms is Optax's scale_by_stddev.
     _case("scale_by_rms-centered", _centered_rms, optax.scale_by_stddev),
+    _same("scale_by_stddev", "scale_by_stddev"),
     *[
-        _case(f"scale_by_rms-centered-eps-{'in' if in_sqrt else 'out'}-bc-{bc}",
-              _centered_rms, optax.scale_by_stddev,
+        _same(f"scale_by_stddev-eps-{'in' if in_sqrt else 'out'}-bc-{bc}", "scale_by_stddev",
               0.8, 0.1, 0.1, eps_in_sqrt=in_sqrt, bias_correction=bc)
         for in_sqrt in (True, False)
         for bc in (False, True)
@@ -306,8 +348,6 @@ OPTAX_TRANSFORMS = [
     _same("scale_by_factored_rms", "scale_by_factored_rms"),
     _same("scale_by_factored_rms-factored", "scale_by_factored_rms", min_dim_size_to_factor=3),
     _same("scale_by_factored_rms-options", "scale_by_factored_rms", True, 0.5, -3, 2, 1e-3),
-    _same("scale_by_param_block_rms", "scale_by_param_block_rms"),
-    _same("scale_by_param_block_rms-large-min", "scale_by_param_block_rms", 1.0),
     _same("clip", "clip", 0.5),
     _same("clip_by_global_norm", "clip_by_global_norm", 3.0),
     _same("clip_by_block_rms", "clip_by_block_rms", 0.7),
@@ -324,6 +364,24 @@ OPTAX_TRANSFORMS = [
     _same("add_decayed_weights-schedule", "add_decayed_weights", _schedule),
     _same("add_decayed_weights-negative", "add_decayed_weights", -0.1),
     _same("add_noise", "add_noise", 0.01, 0.55, key=42, reference_dtype=jnp.float32),
+    # Scaled by 0.01 so that the parameters, which multiply the updates, do not blow up.
+    *[
+        _case(f"{name}{suffix}", _then_small(getattr(gradtx, name), gradtx),
+              _then_small(getattr(optax, name), optax), *args)
+        for name in ("scale_by_param_block_norm", "scale_by_param_block_rms")
+        for suffix, args in (("", ()), ("-large-min", (1.0,)))
+    ],
+    _same("scale_by_optimistic_gradient", "scale_by_optimistic_gradient"),
+    _same("scale_by_optimistic_gradient-options", "scale_by_optimistic_gradient", 0.3, -0.7),
+    _same("scale_by_polyak", "scale_by_polyak", with_value=True),
+    _same("scale_by_polyak-options", "scale_by_polyak", 0.5, 0.3, 0.1, with_value=True),
+    _same("scale_by_polyak-sps+", "scale_by_polyak", variant="sps+", with_value=True),
+    # With the default reps_rel = 1e-6 the early steps depend on |w_k - w_0| ~ 1e-6 |w|, which
+    # float32 parameters only hold to a few digits: the reference is float32 Optax there.
+    _same("scale_by_distance_over_gradients", "scale_by_distance_over_gradients",
+          reference_dtype=jnp.float32),
+    _same("scale_by_distance_over_gradients-options", "scale_by_distance_over_gradients",
+          1e-2, 1e-3, jnp.float32, -0.5),
 ]
 
 OPTAX_OPTIMIZERS = [
@@ -382,18 +440,42 @@ OPTAX_OPTIMIZERS = [
           clipping_threshold=None, weight_decay_rate=_schedule),
     _same("sign_sgd", "sign_sgd", 0.01),
     _same("noisy_sgd", "noisy_sgd", 0.1, 0.5, 0.3, key=7, reference_dtype=jnp.float32),
+    _same("signum", "signum", 0.01),
+    _same("signum-schedule", "signum", _schedule, 0.5),
+    _same("lars", "lars", 0.1),
+    _same("lars-options", "lars", 0.1, 0.01, _mask_fn, 0.5, 0.1, _MASK, 0.8, True),
+    _same("lars-schedules", "lars", _schedule, weight_decay=_schedule),
+    _same("fromage", "fromage", 0.1),
+    _same("fromage-min-norm", "fromage", 0.5, 2.0),
+    _same("fromage-schedule", "fromage", _schedule),
+    _same("optimistic_gradient_descent", "optimistic_gradient_descent", 0.1),
+    _same("optimistic_gradient_descent-options", "optimistic_gradient_descent",
+          _schedule, 0.5, 0.3),
+    _case("optimistic_adam", _quiet(gradtx.optimistic_adam), _quiet(optax.optimistic_adam),
+          1e-2),
+    _case("optimistic_adam-options", _quiet(gradtx.optimistic_adam),
+          _quiet(optax.optimistic_adam), 1e-2, 0.5, 0.8, 0.99, 1e-3, 1e-4, nesterov=False),
+    _same("optimistic_adam_v2", "optimistic_adam_v2", 1e-2),
+    _same("optimistic_adam_v2-options", "optimistic_adam_v2", _schedule, alpha=0.5, beta=2.0,
+          b1=0.8, b2=0.99, eps=1e-3, eps_root=1e-4, nesterov=False),
+    _same("polyak_sgd", "polyak_sgd", with_value=True),
+    _same("polyak_sgd-options", "polyak_sgd", 0.5, 0.3, 0.1, 0.01, "sps+", with_value=True),
+    _same("polyak_sgd-schedule", "polyak_sgd", 2.0, _schedule, with_value=True),
 ]
 # fmt: on
 
 
-@pytest.mark.parametrize(("make_gradtx", "make_optax", "reference_dtype"), OPTAX_TRANSFORMS)
-def test_transform_matches_optax(make_gradtx, make_optax, reference_dtype):
-    _compare_with_optax(make_gradtx(), make_optax(), reference_dtype)
+_PARAMS = ("make_gradtx", "make_optax", "reference_dtype", "with_value")
 
 
-@pytest.mark.parametrize(("make_gradtx", "make_optax", "reference_dtype"), OPTAX_OPTIMIZERS)
-def test_optimizer_matches_optax(make_gradtx, make_optax, reference_dtype):
-    _compare_with_optax(make_gradtx(), make_optax(), reference_dtype)
+@pytest.mark.parametrize(_PARAMS, OPTAX_TRANSFORMS)
+def test_transform_matches_optax(make_gradtx, make_optax, reference_dtype, with_value):
+    _compare_with_optax(make_gradtx(), make_optax(), reference_dtype, with_value)
+
+
+@pytest.mark.parametrize(_PARAMS, OPTAX_OPTIMIZERS)
+def test_optimizer_matches_optax(make_gradtx, make_optax, reference_dtype, with_value):
+    _compare_with_optax(make_gradtx(), make_optax(), reference_dtype, with_value)
 
 
 def test_chain_matches_optax():
@@ -601,3 +683,50 @@ def test_rprop_is_torch_rprop_one_step_late():
                 err_msg=f"update {n} at step {k}",
             )
         update_prev, previous_change, previous_ulp = stored, change, ulp
+
+
+# --- tree moment helpers and parameter averaging ----------------------------------------------
+
+
+def test_moment_helpers_match_optax_tree():
+    rs = np.random.RandomState(5)
+    g = {"w": rs.standard_normal((3, 4)).astype(np.float32), "b": None}
+    c = {"w": (rs.standard_normal((3, 4)) + 1j * rs.standard_normal((3, 4))).astype(np.complex64)}
+    t = {"w": rs.uniform(0.1, 2.0, (3, 4)).astype(np.float32), "b": np.zeros(4, np.float32)}
+    tc = {"w": t["w"]}
+    pairs = [
+        ("update_moment", (g, t, 0.9, 1)),
+        ("update_moment", (g, t, 0.9, 2)),
+        ("update_moment_per_elem_norm", (g, t, 0.9, 2)),
+        ("update_moment_per_elem_norm", (c, tc, 0.9, 2)),
+        ("update_moment_per_elem_norm", (c, tc, 0.9, 3)),
+        ("update_infinity_moment", (g, t, 0.9, 1e-3)),
+        ("bias_correction", (tc, 0.999, jnp.asarray(7, jnp.int32))),
+    ]
+    for name, args in pairs:
+        ours = getattr(gradtx.tree, name)(*args)
+        theirs = getattr(optax.tree, name)(*args)
+        assert getattr(optax, name) is getattr(optax.tree, name)  # the top level, in both
+        assert jax.tree.structure(ours, is_leaf=lambda x: x is None) == jax.tree.structure(
+            theirs, is_leaf=lambda x: x is None
+        )
+        for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs), strict=True):
+            assert a.dtype == b.dtype, name
+            np.testing.assert_allclose(a, b, rtol=2e-6, err_msg=name)
+
+
+def test_incremental_and_periodic_update_match_optax():
+    rs = np.random.RandomState(6)
+    new = {"w": rs.standard_normal((3, 4)).astype(np.float32), "b": None}
+    old = {"w": rs.standard_normal((3, 4)).astype(np.float32), "b": np.zeros(4, np.float32)}
+    for s in (0.0, 0.1, 1.0):
+        ours = gradtx.incremental_update(new, old, s)
+        theirs = optax.incremental_update(new, old, s)
+        assert ours["b"] is None and theirs["b"] is None
+        np.testing.assert_allclose(ours["w"], theirs["w"], rtol=1e-6, atol=1e-7)
+    new = {"w": new["w"]}
+    old = {"w": old["w"]}
+    for k in range(6):
+        ours = gradtx.periodic_update(new, old, jnp.int32(k), 4)
+        theirs = optax.periodic_update(new, old, jnp.int32(k), 4)
+        np.testing.assert_array_equal(ours["w"], theirs["w"])

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,13 @@ def value(x: Any, k: int) -> float:
     return x(k) if callable(x) else x
 
 
+def _quiet(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` with its DeprecationWarning silenced (optimistic_adam)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return fn(*args, **kwargs)
+
+
 def lr_schedule(k):
     """Works on Python ints (reference) and int32 arrays (gradtx)."""
     return 0.1 / (1.0 + 0.2 * k)
@@ -104,7 +112,10 @@ class Chain(Ref):
             r.init(w)
 
     def update(self, g, w):
+        loss = self.__dict__.get("value")  # set by the comparison loop for Polyak's step
         for r in self.refs:
+            if loss is not None:
+                r.value = loss
             g = r.update(g, w)
         return g
 
@@ -720,6 +731,130 @@ class AdaGrad(Ref):
         return -eps / (self.delta + np.sqrt(self.r)) * g
 
 
+class ParamBlock(Ref):
+    """Per leaf: u = g max(size(w), m), size the Frobenius norm or the root mean square."""
+
+    def __init__(self, kind="norm", min_scale=1e-3):
+        self.kind, self.min_scale = kind, min_scale
+
+    def update(self, g, w):
+        u = np.empty_like(g)
+        for s in SLICES.values():
+            size = np.linalg.norm(w[s]) if self.kind == "norm" else np.sqrt(np.mean(w[s] ** 2))
+            u[s] = g[s] * max(size, self.min_scale)
+        return u
+
+
+class Optimistic(Ref):
+    """Optimistic gradient (Mokhtari et al. 2019): u = (a + b) g_k - b g_{k-1}, g_0 = g_1."""
+
+    def __init__(self, alpha=1.0, beta=1.0):
+        self.alpha, self.beta, self.prev = f32(alpha), f32(beta), None
+
+    def update(self, g, w):
+        prev = g if self.prev is None else self.prev
+        self.prev = g
+        return (self.alpha + self.beta) * g - self.beta * prev
+
+
+class Polyak(Ref):
+    """Polyak's step (Loizou et al. 2021) on the whole vector, from the loss ``self.value``
+    that the comparison loop sets before each update: min((f - f*) / (|g|^2 + eps), gamma) g;
+    sps+ clips the gap at 0; zero when |g|^2 + eps is below the float64 epsilon."""
+
+    def __init__(self, f_min=0.0, gamma=1.0, eps=0.0, plus=False):
+        self.f_min, self.gamma, self.eps, self.plus = f_min, gamma, eps, plus
+        self.value = None
+
+    def update(self, g, w):
+        gap = self.value - self.f_min
+        if self.plus:
+            gap = max(gap, 0.0)
+        denom = float(g @ g) + self.eps
+        if denom <= np.finfo(np.float64).eps:
+            return np.zeros_like(g)
+        return min(gap / denom, self.gamma) * g
+
+
+class DoG(Ref):
+    """Layer-wise DoG (Ivgi et al. 2023): per leaf, r = max(r, |w - w0|) from
+    r_0 = r_eps (1 + |w0|), G = G + |g|^2, u = s r / sqrt(G + eps) g."""
+
+    def __init__(self, r_eps=1e-6, eps=1e-8, s=1.0):
+        self.r_eps, self.eps, self.s = r_eps, eps, s
+
+    def init(self, w):
+        self.w0 = w.copy()
+        self.r = {k: self.r_eps * (1 + np.linalg.norm(w[sl])) for k, sl in SLICES.items()}
+        self.G = dict.fromkeys(SLICES, 0.0)
+
+    def update(self, g, w):
+        u = np.empty_like(g)
+        for k, sl in SLICES.items():
+            self.r[k] = max(self.r[k], np.linalg.norm(w[sl] - self.w0[sl]))
+            self.G[k] += float(g[sl] @ g[sl])
+            u[sl] = self.s * self.r[k] / np.sqrt(self.G[k] + self.eps) * g[sl]
+        return u
+
+
+class Fromage(Ref):
+    """Bernstein et al. 2020, per leaf: w <- (w - eta_k |w| / |g| g) / sqrt(1 + eta_k^2), the
+    norms bounded below by ``min_norm`` and the ratio 1 when a norm is zero."""
+
+    def __init__(self, lr, min_norm=1e-6):
+        self.lr, self.min_norm, self.k = lr, min_norm, 0
+
+    def update(self, g, w):
+        eta = value(self.lr, self.k)
+        self.k += 1
+        new = np.empty_like(w)
+        for sl in SLICES.values():
+            wn, gn = np.linalg.norm(w[sl]), np.linalg.norm(g[sl])
+            ratio = 1.0 if wn == 0 or gn == 0 else max(wn, self.min_norm) / max(gn, self.min_norm)
+            new[sl] = (w[sl] - eta * ratio * g[sl]) / np.sqrt(1 + eta**2)
+        return new - w
+
+
+class Lars(Ref):
+    """You et al. 2017: r = g + lambda w; per trust-masked leaf r <- c |w| / (|r| + eps) r
+    (1 when a norm is zero); then the momentum t = mu t - eta r, u = t (Nesterov:
+    u = -eta r + mu t)."""
+
+    def __init__(self, lr, wd=0.0, wd_mask=None, coef=1e-3, eps=0.0, trust_mask=None,
+                 mu=0.9, nesterov=False):  # fmt: skip
+        self.lr, self.wd, self.coef, self.eps = lr, wd, coef, eps
+        self.wd_mask, self.trust_mask = mask_vec(wd_mask), mask_vec(trust_mask)
+        self.mu, self.nesterov, self.k = f32(mu), nesterov, 0
+
+    def init(self, w):
+        self.t = np.zeros(N)
+
+    def update(self, g, w):
+        lam, eta = value(self.wd, self.k), value(self.lr, self.k)
+        self.k += 1
+        r = np.where(self.wd_mask, g + lam * w, g)
+        for sl in SLICES.values():
+            if not self.trust_mask[sl][0]:
+                continue
+            wn, rn = np.linalg.norm(w[sl]), np.linalg.norm(r[sl])
+            r[sl] = r[sl] * (1.0 if wn == 0 or rn == 0 else self.coef * wn / (rn + self.eps))
+        self.t = self.mu * self.t - eta * r
+        return -eta * r + self.mu * self.t if self.nesterov else self.t
+
+
+class PolyakSGD(Ref):
+    """Optax's polyak_sgd: the Polyak step of the scaled gradient s g, applied to -s g."""
+
+    def __init__(self, gamma=1.0, scaling=1.0, f_min=0.0, eps=0.0, plus=False):
+        self.polyak, self.scaling, self.k = Polyak(f_min, gamma, eps, plus), scaling, 0
+
+    def update(self, g, w):
+        self.polyak.value = self.value
+        s = value(self.scaling, self.k)
+        self.k += 1
+        return self.polyak.update(-s * g, w)
+
+
 # --- cases -------------------------------------------------------------------------------------
 
 
@@ -730,6 +865,8 @@ class Case:
     ref: Callable[[], Ref]
     # (state class, {gradtx field: reference attribute}) checked after the last step.
     state: tuple[type, dict[str, str]] | None = None
+    # update takes the loss as ``value`` (Polyak's step); the reference reads ``ref.value``.
+    needs_value: bool = False
 
 
 MASK = {"b": False, "w": True}
@@ -738,8 +875,10 @@ AMS_STATE = (gradtx.ScaleByAmsgradState, {"count": "t", "mu": "m", "nu": "v", "n
 ADAMAX_STATE = (gradtx.ScaleByAdamState, {"count": "t", "mu": "m", "nu": "u_inf"})
 BELIEF_STATE = (gradtx.ScaleByBeliefState, {"count": "t", "mu": "m", "nu": "s"})
 LION_STATE = (gradtx.ScaleByLionState, {"count": "t", "mu": "m"})
-RMS_STATE = (gradtx.ScaleByRmsState, {"count": "k", "nu": "r"})
-RSTD_STATE = (gradtx.ScaleByRStdDevState, {"count": "k", "mu": "m", "nu": "r"})
+RMS_STATE = (gradtx.ScaleByRmsState, {"nu": "r"})
+RMS_COUNT_STATE = (gradtx.ScaleByRmsWithCountState, {"count": "k", "nu": "r"})
+RSTD_STATE = (gradtx.ScaleByRStdDevState, {"mu": "m", "nu": "r"})
+RSTD_COUNT_STATE = (gradtx.ScaleByRStdDevWithCountState, {"count": "k", "mu": "m", "nu": "r"})
 RSS_STATE = (gradtx.ScaleByRssState, {"sum_of_squares": "r"})
 TRACE_STATE = (gradtx.TraceState, {"trace": "t"})
 DAMPED_TRACE_STATE = (gradtx.DampedTraceState, {"count": "k", "trace": "t"})
@@ -750,6 +889,8 @@ RPROP_STATE = (gradtx.ScaleByRpropState, {"step_sizes": "delta", "prev_updates":
 SM3_STATE = (gradtx.ScaleBySM3State, {"nu": "m"})
 RADAM_STATE = (gradtx.ScaleByAdamState, {"count": "t", "mu": "m", "nu": "v"})
 SCHEDULE_STATE = (gradtx.ScaleByScheduleState, {"count": "k"})
+OPTIMISTIC_STATE = (gradtx.ScaleByOptimisticGradientState, {"previous_gradient": "prev"})
+DOG_STATE = (gradtx.ScaleByDistanceOverGradientsState, {"init_params": "w0"})
 
 # fmt: off
 TRANSFORMS = [
@@ -804,7 +945,7 @@ TRANSFORMS = [
     Case("scale_by_rms_initial_scale", lambda: gradtx.scale_by_rms(initial_scale=1.0),
          lambda: Rms(r0=1.0), RMS_STATE),
     Case("scale_by_rms_bias_correction", lambda: gradtx.scale_by_rms(bias_correction=True),
-         lambda: Rms(bias_correction=True), RMS_STATE),
+         lambda: Rms(bias_correction=True), RMS_COUNT_STATE),
     Case("scale_by_rms_centered", lambda: gradtx.scale_by_rms(centered=True),
          lambda: Rms(centered=True), RSTD_STATE),
     Case("scale_by_rms_centered_eps_outside",
@@ -812,7 +953,12 @@ TRANSFORMS = [
          lambda: Rms(0.8, 0.1, eps_in_sqrt=False, centered=True), RSTD_STATE),
     Case("scale_by_rms_centered_bias_correction",
          lambda: gradtx.scale_by_rms(0.8, 0.1, 0.5, bias_correction=True, centered=True),
-         lambda: Rms(0.8, 0.1, 0.5, bias_correction=True, centered=True), RSTD_STATE),
+         lambda: Rms(0.8, 0.1, 0.5, bias_correction=True, centered=True), RSTD_COUNT_STATE),
+    Case("scale_by_stddev", gradtx.scale_by_stddev, lambda: Rms(centered=True), RSTD_STATE),
+    Case("scale_by_stddev_options",
+         lambda: gradtx.scale_by_stddev(0.8, 0.1, 0.5, eps_in_sqrt=False, bias_correction=True),
+         lambda: Rms(0.8, 0.1, 0.5, eps_in_sqrt=False, bias_correction=True, centered=True),
+         RSTD_COUNT_STATE),
     Case("scale_by_adam", gradtx.scale_by_adam, Adam, ADAM_STATE),
     Case("scale_by_adam_nesterov", lambda: gradtx.scale_by_adam(nesterov=True),
          lambda: Adam(nesterov=True), ADAM_STATE),
@@ -917,6 +1063,24 @@ TRANSFORMS = [
          lambda: gradtx.add_l1_regularization(wd_schedule, mask=MASK),
          lambda: Penalty(wd_schedule, "l1", mask=MASK),
          (gradtx.AddDecayedWeightsState, {"count": "k"})),
+    Case("scale_by_param_block_norm", gradtx.scale_by_param_block_norm, ParamBlock),
+    Case("scale_by_param_block_norm_min", lambda: gradtx.scale_by_param_block_norm(3.0),
+         lambda: ParamBlock("norm", 3.0)),
+    Case("scale_by_optimistic_gradient", gradtx.scale_by_optimistic_gradient, Optimistic,
+         OPTIMISTIC_STATE),
+    Case("scale_by_optimistic_gradient_options",
+         lambda: gradtx.scale_by_optimistic_gradient(0.3, -0.7), lambda: Optimistic(0.3, -0.7),
+         OPTIMISTIC_STATE),
+    Case("scale_by_polyak", gradtx.scale_by_polyak, Polyak, needs_value=True),
+    Case("scale_by_polyak_options", lambda: gradtx.scale_by_polyak(0.5, 0.3, 0.1),
+         lambda: Polyak(0.5, 0.3, 0.1), needs_value=True),
+    Case("scale_by_polyak_plus", lambda: gradtx.scale_by_polyak(variant="sps+"),
+         lambda: Polyak(plus=True), needs_value=True),
+    Case("scale_by_distance_over_gradients", gradtx.scale_by_distance_over_gradients, DoG,
+         DOG_STATE),
+    Case("scale_by_distance_over_gradients_options",
+         lambda: gradtx.scale_by_distance_over_gradients(1e-2, 1e-3, global_scale=-0.5),
+         lambda: DoG(1e-2, 1e-3, -0.5), DOG_STATE),
 ]
 
 OPTIMIZERS = [
@@ -973,7 +1137,7 @@ OPTIMIZERS = [
                        Trace(0.5)), RSTD_STATE),
     Case("rmsprop_bias_correction_initial_scale",
          lambda: gradtx.rmsprop(0.01, initial_scale=0.5, bias_correction=True),
-         lambda: Chain(Rms(r0=0.5, bias_correction=True), LR(0.01)), RMS_STATE),
+         lambda: Chain(Rms(r0=0.5, bias_correction=True), LR(0.01)), RMS_COUNT_STATE),
     Case("adam", lambda: gradtx.adam(0.01), lambda: Chain(Adam(), LR(0.01)), ADAM_STATE),
     Case("adam_eps_root", lambda: gradtx.adam(0.01, eps_root=1e-4),
          lambda: Chain(Adam(delta_root=1e-4), LR(0.01)), ADAM_STATE),
@@ -1054,6 +1218,45 @@ OPTIMIZERS = [
                        Schedule(lr_schedule), ParamBlockRms(), Ema(0.9, debias=False),
                        Penalty(0.1, mask=MASK), Scale(-1.0))),
     Case("sign_sgd", lambda: gradtx.sign_sgd(0.01), lambda: Chain(Sign(), LR(0.01))),
+    # Signum: the sign of the (undebiased) moving average m = beta m + (1 - beta) g.
+    Case("signum", lambda: gradtx.signum(0.01),
+         lambda: Chain(Ema(0.9, debias=False), Sign(), LR(0.01)),
+         (gradtx.EmaState, {"count": "k", "ema": "m"})),
+    Case("signum_schedule", lambda: gradtx.signum(lr_schedule, 0.5),
+         lambda: Chain(Ema(0.5, debias=False), Sign(), LR(lr_schedule))),
+    Case("lars", lambda: gradtx.lars(0.1), lambda: Lars(0.1), TRACE_STATE),
+    Case("lars_options",
+         lambda: gradtx.lars(lr_schedule, wd_schedule, MASK, 0.5, 0.1, {"b": True, "w": False},
+                             0.8, True),
+         lambda: Lars(lr_schedule, wd_schedule, MASK, 0.5, 0.1, {"b": True, "w": False},
+                      0.8, True), TRACE_STATE),
+    Case("fromage", lambda: gradtx.fromage(0.1), lambda: Fromage(0.1)),
+    Case("fromage_schedule_min_norm", lambda: gradtx.fromage(lr_schedule, 2.0),
+         lambda: Fromage(lr_schedule, 2.0)),
+    Case("optimistic_gradient_descent", lambda: gradtx.optimistic_gradient_descent(0.05),
+         lambda: Chain(Optimistic(), LR(0.05)), OPTIMISTIC_STATE),
+    Case("optimistic_gradient_descent_options",
+         lambda: gradtx.optimistic_gradient_descent(lr_schedule, 0.5, 0.3),
+         lambda: Chain(Optimistic(0.5, 0.3), LR(lr_schedule)), OPTIMISTIC_STATE),
+    # optimistic_adam(lr, o): the optimistic gradient of the NAdam direction with alpha = lr and
+    # beta = o (default lr), then negated.
+    Case("optimistic_adam", lambda: _quiet(gradtx.optimistic_adam, 0.01),
+         lambda: Chain(Adam(nesterov=True), Optimistic(0.01, 0.01), Scale(-1.0)),
+         OPTIMISTIC_STATE),
+    Case("optimistic_adam_options",
+         lambda: _quiet(gradtx.optimistic_adam, 0.01, 0.02, 0.8, 0.99, 1e-3, 1e-4,
+                        nesterov=False),
+         lambda: Chain(Adam(0.8, 0.99, 1e-3, 1e-4), Optimistic(0.01, 0.02), Scale(-1.0)),
+         OPTIMISTIC_STATE),
+    Case("optimistic_adam_v2", lambda: gradtx.optimistic_adam_v2(0.01),
+         lambda: Chain(Adam(nesterov=True), Optimistic(), LR(0.01)), OPTIMISTIC_STATE),
+    Case("optimistic_adam_v2_options",
+         lambda: gradtx.optimistic_adam_v2(lr_schedule, alpha=0.5, beta=2.0, b1=0.8,
+                                           nesterov=False),
+         lambda: Chain(Adam(0.8), Optimistic(0.5, 2.0), LR(lr_schedule)), OPTIMISTIC_STATE),
+    Case("polyak_sgd", gradtx.polyak_sgd, PolyakSGD, needs_value=True),
+    Case("polyak_sgd_options", lambda: gradtx.polyak_sgd(0.5, lr_schedule, -1.0, 0.01, "sps+"),
+         lambda: PolyakSGD(0.5, lr_schedule, -1.0, 0.01, plus=True), needs_value=True),
 ]
 
 CASES = {c.id: c for c in TRANSFORMS + OPTIMIZERS}
@@ -1122,6 +1325,22 @@ MISMATCHES = {
     "rmsprop_momentum": ("rmsprop_momentum", lambda: Chain(Rms(), LR(0.01))),
     "lamb_trust_ratio": ("lamb_weight_decay",
                          lambda: Chain(Adam(delta=1e-6), Penalty(0.1), LR(0.01))),
+    "scale_by_stddev_is_centered": ("scale_by_stddev", Rms),
+    "scale_by_param_block_norm_is_not_rms": ("scale_by_param_block_norm",
+                                             lambda: ParamBlock("rms")),
+    "scale_by_optimistic_gradient_first_step": ("scale_by_optimistic_gradient_options",
+                                                lambda: Optimistic(1.0, -0.7)),
+    "scale_by_polyak_plus": ("scale_by_polyak_plus", Polyak),
+    "scale_by_polyak_max": ("scale_by_polyak_options", lambda: Polyak(0.5, 1e9, 0.1)),
+    "scale_by_distance_over_gradients_start": ("scale_by_distance_over_gradients_options",
+                                               lambda: DoG(1e-3, 1e-3, -0.5)),
+    "signum_is_not_sign_sgd": ("signum", lambda: Chain(Sign(), LR(0.01))),
+    "lars_momentum": ("lars", lambda: Lars(0.1, mu=0.0)),
+    "fromage_shrinks": ("fromage", lambda: Chain(TrustRatio(1e-6), LR(0.1))),
+    "optimistic_adam_is_not_nadam": ("optimistic_adam_v2",
+                                     lambda: Chain(Adam(nesterov=True), LR(0.01))),
+    "polyak_sgd_scaling": ("polyak_sgd_options",
+                           lambda: Chain(Polyak(-1.0, 0.5, 0.01, plus=True), LR(lr_schedule))),
 }
 # fmt: on
 
@@ -1164,6 +1383,14 @@ def _grad(w: np.ndarray, k: int) -> np.ndarray:
     return CURVATURE * (w - TARGET) + NOISE[k]
 
 
+def _loss(w: np.ndarray, k: int) -> float:
+    return float(0.5 * np.sum(CURVATURE * (w - TARGET) ** 2) + NOISE[k] @ w)
+
+
+# Loss values for the transforms that take one: some below f_min = 0, some large.
+TRANSFORM_VALUES = np.random.RandomState(2).uniform(-0.5, 3.0, STEPS).astype(np.float32)
+
+
 def _check_state(state: Any, ref: Ref, spec: tuple[type, dict[str, str]] | None, what: str):
     if spec is None:
         return
@@ -1191,6 +1418,7 @@ class Run:
     updates: list[np.ndarray]
     params_out: list[np.ndarray]  # optimizers: the parameters after each step
     state: Any
+    values: list[float | None]  # the loss values given to update (None: not given)
 
 
 @functools.cache
@@ -1198,21 +1426,27 @@ def gradtx_run(case_id: str) -> Run:
     """Runs gradtx once per case (jit compiled once); the references replay the same inputs."""
     case = CASES[case_id]
     tx = case.make()
-    grads, params_in, updates, params_out = [], [], [], []
+    grads, params_in, updates, params_out, values = [], [], [], [], []
+
+    def extra(loss):
+        return {"value": loss} if case.needs_value else {}
+
     if case_id in TRANSFORM_IDS:
         gs, ws = _transform_inputs()
-        update = jax.jit(tx.update)
+        update = jax.jit(lambda g, s, p, loss: tx.update(g, s, p, **extra(loss)))
         state = tx.init(to_tree(ws[0]))
         for k in range(STEPS):
-            u, state = update(to_tree(gs[k]), state, to_tree(ws[k]))
+            loss = TRANSFORM_VALUES[k]
+            u, state = update(to_tree(gs[k]), state, to_tree(ws[k]), loss)
             grads.append(gs[k])
             params_in.append(ws[k])
             updates.append(to_vec(u))
-        return Run(grads, params_in, updates, params_out, state)
+            values.append(float(loss) if case.needs_value else None)
+        return Run(grads, params_in, updates, params_out, state, values)
 
     @jax.jit
-    def step(g, state, p):
-        u, state = tx.update(g, state, p)
+    def step(g, state, p, loss):
+        u, state = tx.update(g, state, p, **extra(loss))
         return u, state, gradtx.apply_updates(p, u)
 
     p = to_tree(W0)
@@ -1222,12 +1456,14 @@ def gradtx_run(case_id: str) -> Run:
         # to the reference too, so that the float32 rounding of the parameters does not send
         # the two runs apart; the reference applies its own updates to its own parameters.
         g = to_vec(to_tree(_grad(to_vec(p), k)))
-        u, state, p = step(to_tree(g), state, p)
+        loss = np.float32(_loss(to_vec(p), k))  # like g: at gradtx's parameters, in float32
+        u, state, p = step(to_tree(g), state, p, loss)
         grads.append(g)
         params_in.append(None)
         updates.append(to_vec(u))
         params_out.append(to_vec(p))
-    return Run(grads, params_in, updates, params_out, state)
+        values.append(float(loss) if case.needs_value else None)
+    return Run(grads, params_in, updates, params_out, state, values)
 
 
 def compare(case_id: str, ref: Ref, state_spec=None) -> None:
@@ -1239,6 +1475,8 @@ def compare(case_id: str, ref: Ref, state_spec=None) -> None:
     for k in range(STEPS):
         if not optimizer:
             w = run.params_in[k]
+        if run.values[k] is not None:
+            ref.value = run.values[k]
         u = ref.update(run.grads[k], w)
         _assert_close(run.updates[k], u, f"{case_id}: updates at step {k}")
         if optimizer:

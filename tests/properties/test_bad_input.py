@@ -136,13 +136,13 @@ def test_params_none_works_or_says_params_are_needed(case):
     grads = example_grads(0, params)
     state = tx.init(params)
     uses_params = NEEDS_PARAMS | {"adamw", "nadamw", "lion", "lamb", "ema_params",
-                                  "polyak_average"}  # fmt: skip
+                                  "polyak_average", "lars", "fromage"}  # fmt: skip
     if case.name in uses_params:
         message = r"update\(\) needs the current parameters; call tx.update\(grads, state, params\)"
         with pytest.raises(ValueError, match=message):
-            tx.update(grads, state)
+            tx.update(grads, state, **case.extra())
     else:
-        updates, _ = tx.update(grads, state)
+        updates, _ = tx.update(grads, state, **case.extra())
         assert jax.tree.structure(updates) == jax.tree.structure(grads)
 
 

@@ -40,9 +40,12 @@ def test_registry_covers_every_public_transform():
 def test_jit_matches_eager(case):
     tx = case.make(case.h)
     params = example_params()
-    eager = run_steps(tx, params, 3)
+    eager = run_steps(tx, params, 3, **case.extra())
     jitted = run_steps(
-        gradtx.GradientTransformation(jax.jit(tx.init), jax.jit(tx.update)), params, 3
+        gradtx.GradientTransformation(jax.jit(tx.init), jax.jit(tx.update)),
+        params,
+        3,
+        **case.extra(),
     )
     for a, b in zip(numeric_leaves(eager), numeric_leaves(jitted), strict=True):
         np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-7)
@@ -52,7 +55,7 @@ def test_jit_matches_eager(case):
 def test_second_update_does_not_retrace(case):
     tx = case.make(case.h)
     params = example_params()
-    step, traces = counted_update(tx)
+    step, traces = counted_update(tx, **case.extra())
     state = tx.init(params)
     for k in range(3):
         _, state = step(example_grads(k, params), state, params)
@@ -82,7 +85,7 @@ def test_strict_promotion_gives_the_bits_of_the_standard_rules(case, dtype):
             state = tx.init(params)
             out = []
             for k in range(2):
-                updates, state = step(example_grads(k, params), state, params)
+                updates, state = step(example_grads(k, params), state, params, **case.extra())
                 out.append(updates)
             return numeric_leaves((out, state))
 
@@ -101,8 +104,8 @@ def _check_dtypes(case, dtype):
     params = example_params(dtype)
     state0 = tx.init(params)
     grads = example_grads(0, params)
-    updates, state1 = tx.update(grads, state0, params)
-    updates, state2 = tx.update(grads, state1, params)
+    updates, state1 = tx.update(grads, state0, params, **case.extra())
+    updates, state2 = tx.update(grads, state1, params, **case.extra())
     # Updates come back in the gradients' dtype, the state keeps its structure and dtypes.
     assert dtype_tree(updates) == dtype_tree(grads)
     assert dtype_tree(state1) == dtype_tree(state0) == dtype_tree(state2)
@@ -127,7 +130,7 @@ def test_vmap_over_hyperparameter_matches_separate_runs(case):
         def step(carry, k):
             p, s = carry
             grads = jax.tree.map(lambda x: jnp.sin(x * (k + 1.0)) + 0.1 * x, p)
-            u, s = tx.update(grads, s, p)
+            u, s = tx.update(grads, s, p, **case.extra())
             return (gradtx.apply_updates(p, u), s), None
 
         (p, _), _ = jax.lax.scan(step, (params, state), jnp.arange(5.0))
@@ -155,7 +158,13 @@ PARABOLA_CASES = [c for c in CASES if c.name not in NOT_ON_PARABOLA]
 
 @pytest.mark.parametrize("case", PARABOLA_CASES, ids=[c.name for c in PARABOLA_CASES])
 def test_converges_on_parabola(case):
-    x = minimise(case.optimizer(case.parabola_lr), parabola, jnp.array([3.0, 3.0]), 2_000)
+    x = minimise(
+        case.optimizer(case.parabola_lr),
+        parabola,
+        jnp.array([3.0, 3.0]),
+        2_000,
+        with_value=case.needs_value,
+    )
     np.testing.assert_allclose(x, [1.0, -2.0], atol=1e-3)
 
 
@@ -166,6 +175,7 @@ def test_converges_on_rosenbrock(case):
         rosenbrock,
         jnp.array([-1.2, 1.0]),
         case.rosenbrock_steps,
+        with_value=case.needs_value,
     )
     np.testing.assert_allclose(x, [1.0, 1.0], atol=1e-3)
 
@@ -175,7 +185,7 @@ def test_extra_keyword_arguments_are_ignored(case):
     tx = gradtx.chain(case.make(case.h))
     params = example_params()
     grads = example_grads(0, params)
-    plain = tx.update(grads, tx.init(params), params)
+    plain = tx.update(grads, tx.init(params), params, **case.extra(jnp.array(1.0)))
     extra = tx.update(grads, tx.init(params), params, value=jnp.array(1.0), other="x")
     for a, b in zip(numeric_leaves(plain), numeric_leaves(extra), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -187,3 +197,14 @@ def test_init_works_on_shapes_only(case):
     params = example_params()
     shapes = jax.eval_shape(tx.init, params)
     assert dtype_tree(shapes) == dtype_tree(tx.init(params))
+
+
+def test_value_taking_cases_refuse_an_update_without_the_value():
+    """Polyak's step needs the loss: without ``value=`` it is a TypeError, as in Optax."""
+    cases = [c for c in CASES if c.needs_value]
+    assert {c.name for c in cases} == {"scale_by_polyak", "polyak_sgd"}
+    params = example_params()
+    for case in cases:
+        tx = case.make(case.h)
+        with pytest.raises(TypeError, match="value"):
+            tx.update(example_grads(0, params), tx.init(params), params)

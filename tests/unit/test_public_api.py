@@ -27,12 +27,17 @@ FLATTENED = (
     "transforms",
     "wrappers",
 )
-# Single names from packages that are not flattened whole (tree.get is Optax's tree_get).
+# Single names from packages that are not flattened whole (tree.get is Optax's tree_get; the
+# moment helpers are at Optax's top level too).
 SINGLE = {
+    "bias_correction": "tree.bias_correction",
     "safe_increment": "numerics.safe_increment",
     "tree_get": "tree.get",
     "tree_map_params": "tree.map_params",
     "tree_set": "tree.set",
+    "update_infinity_moment": "tree.update_infinity_moment",
+    "update_moment": "tree.update_moment",
+    "update_moment_per_elem_norm": "tree.update_moment_per_elem_norm",
 }
 SUBPACKAGES = (
     "checkpoint",

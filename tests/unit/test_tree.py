@@ -173,3 +173,109 @@ def test_the_namespace_lists_its_names_and_spells_get_and_set_like_optax():
     np.testing.assert_array_equal(new["encoder"]["w"], [0.0, 0.0])
     assert float(new["encoder"]["scale"]) == 6.0
     assert float(nested["encoder"]["scale"]) == 2.0  # not modified
+
+
+# --- moments (Optax's optax.tree.update_moment and friends) ----------------------------------
+
+
+def _moment_inputs(dtype=np.float32):
+    rng = np.random.RandomState(3)
+    g = {"a": rng.standard_normal((3, 2)), "b": rng.standard_normal(4)}
+    t = {"a": rng.uniform(0.1, 2.0, (3, 2)), "b": rng.uniform(0.1, 2.0, 4)}
+    if np.issubdtype(dtype, np.complexfloating):
+        g = {k: v + 1j * rng.standard_normal(v.shape) for k, v in g.items()}
+    return (
+        jax.tree.map(lambda x: jnp.asarray(x, dtype), g),
+        jax.tree.map(lambda x: jnp.asarray(x, np.float32), t),
+    )
+
+
+def _np(x):
+    return np.asarray(x, np.complex128) if np.iscomplexobj(x) else np.asarray(x, np.float64)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_update_moment_is_the_moving_average_of_a_power(order):
+    g, t = _moment_inputs()
+    out = tree.update_moment(g, t, 0.8, order)
+    for k in g:
+        want = 0.2 * _np(g[k]) ** order + 0.8 * _np(t[k])
+        np.testing.assert_allclose(np.asarray(out[k]), want, rtol=2e-6)
+        assert out[k].dtype == jnp.float32
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_update_moment_per_elem_norm_uses_the_modulus(order):
+    g, t = _moment_inputs(np.complex64)
+    out = tree.update_moment_per_elem_norm(g, t, 0.8, order)
+    for k in g:
+        want = 0.2 * np.abs(_np(g[k])) ** order + 0.8 * _np(t[k])
+        np.testing.assert_allclose(np.asarray(out[k]), want, rtol=2e-6)
+        assert out[k].dtype == jnp.float32  # real for complex updates
+    g, t = _moment_inputs()
+    real = tree.update_moment_per_elem_norm(g, t, 0.8, order)
+    for k in g:
+        np.testing.assert_allclose(
+            np.asarray(real[k]), 0.2 * _np(g[k]) ** order + 0.8 * _np(t[k]), rtol=2e-6
+        )
+
+
+def test_update_infinity_moment_is_adamax_norm():
+    g, t = _moment_inputs()
+    out = tree.update_infinity_moment(g, t, 0.5, 0.1)
+    for k in g:
+        want = np.maximum(np.abs(_np(g[k])) + 0.1, 0.5 * _np(t[k]))
+        np.testing.assert_allclose(np.asarray(out[k]), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_bias_correction_divides_by_one_minus_decay_power(dtype):
+    _, t = _moment_inputs()
+    t = jax.tree.map(lambda x: x.astype(dtype), t)
+    for count in (1, 7, jnp.asarray(40, jnp.int32)):
+        out = tree.bias_correction(t, 0.999, count)
+        for k in t:
+            want = _np(t[k].astype(jnp.float32)) / (1 - np.float32(0.999) ** int(count))
+            assert out[k].dtype == dtype
+            rtol = 1e-2 if dtype == jnp.bfloat16 else 1e-5
+            np.testing.assert_allclose(np.asarray(out[k], np.float64), want, rtol=rtol)
+
+
+def test_moment_helpers_keep_none_leaves():
+    g = {"a": jnp.ones(2), "b": None}
+    t = {"a": jnp.zeros(2), "b": jnp.zeros(2)}
+    for f, arg in [(tree.update_moment, 2), (tree.update_moment_per_elem_norm, 2),
+                   (tree.update_infinity_moment, 0.0)]:  # fmt: skip
+        out = f(g, t, 0.5, arg)
+        assert out["b"] is None
+        np.testing.assert_allclose(out["a"], [0.5 if f is not tree.update_infinity_moment
+                                              else 1.0] * 2)  # fmt: skip
+
+
+def test_moment_helpers_are_at_the_top_level_as_in_optax():
+    for name in ("bias_correction", "update_moment", "update_moment_per_elem_norm",
+                 "update_infinity_moment"):  # fmt: skip
+        assert getattr(gradtx, name) is getattr(tree, name)
+
+
+# --- incremental_update and periodic_update (Optax's optax/_src/update.py) -------------------
+
+
+def test_incremental_update_is_polyak_averaging():
+    new = {"w": jnp.array([1.0, 3.0]), "b": jnp.array(2.0, jnp.bfloat16)}
+    old = {"w": jnp.array([0.0, -1.0]), "b": jnp.array(0.0, jnp.bfloat16)}
+    out = gradtx.incremental_update(new, old, 0.25)
+    np.testing.assert_allclose(out["w"], [0.25, 0.0])
+    assert out["b"].dtype == jnp.bfloat16 and float(out["b"]) == 0.5
+    assert gradtx.incremental_update({"w": None}, {"w": jnp.ones(1)}, 0.5) == {"w": None}
+    steps = jax.jit(jax.vmap(lambda s: gradtx.incremental_update(new, old, s)["w"]))(
+        jnp.array([0.0, 1.0])
+    )
+    np.testing.assert_allclose(steps, [[0.0, -1.0], [1.0, 3.0]])
+
+
+def test_periodic_update_copies_every_period():
+    new, old = {"w": jnp.array([1.0])}, {"w": jnp.array([0.0])}
+    update = jax.jit(gradtx.periodic_update)
+    got = [float(update(new, old, jnp.int32(k), 3)["w"][0]) for k in range(7)]
+    assert got == [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0]

@@ -19,6 +19,18 @@ PER_LEAF = {
     "adaptive_grad_clip",
     "centralize",
     "lamb",
+    "lars",
+    "fromage",
+    "scale_by_param_block_norm",
+    "scale_by_param_block_rms",
+    "scale_by_distance_over_gradients",
+    # Per-leaf norms (NovoGrad), per-axis accumulators (SM3, Adafactor's factored moments).
+    "scale_by_novograd",
+    "novograd",
+    "scale_by_sm3",
+    "sm3",
+    "scale_by_factored_rms",
+    "adafactor",
     "add_noise",
     "noisy_sgd",
     "masked",
@@ -26,7 +38,13 @@ PER_LEAF = {
     "flatten",
 }
 # Global reductions: a flat sum adds the same numbers in another order.
-REDUCTIONS = {"clip_by_global_norm", "normalize_by_update_norm", "apply_if_finite"}
+REDUCTIONS = {
+    "clip_by_global_norm",
+    "normalize_by_update_norm",
+    "apply_if_finite",
+    "scale_by_polyak",
+    "polyak_sgd",
+}
 ELEMENTWISE = [c for c in CASES if c.name not in PER_LEAF | REDUCTIONS]
 
 
@@ -53,7 +71,7 @@ def mixed_params():
 def run(tx, params, steps=5):
     @jax.jit
     def step(params, state, grads):
-        updates, state = tx.update(grads, state, params)
+        updates, state = tx.update(grads, state, params, value=1.0)
         return gradtx.apply_updates(params, updates), state, updates
 
     state = tx.init(params)

@@ -9,6 +9,8 @@ step count saturates at the int32 maximum.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import ml_dtypes
@@ -217,8 +219,8 @@ def test_low_precision_updates_are_float32_maths_rounded(dtype):
         params = _small_params(dtype)
         grads = example_grads(0, params)
         params32, grads32 = (jax.tree.map(lambda x: x.astype(F32), t) for t in (params, grads))
-        u, _ = tx.update(grads, tx.init(params), params)
-        u32, _ = tx.update(grads32, tx.init(params32), params32)
+        u, _ = tx.update(grads, tx.init(params), params, **case.extra())
+        u32, _ = tx.update(grads32, tx.init(params32), params32, **case.extra())
         for a, b in zip(jax.tree.leaves(u), jax.tree.leaves(u32), strict=True):
             a = np.asarray(a, np.float32)
             rounded = np.asarray(b.astype(dtype), np.float32)
@@ -408,7 +410,8 @@ COUNTED = [c for c in CASES if _count_paths(c.make(c.h).init(example_params()))]
 
 def test_every_transform_with_a_count_is_covered():
     names = {c.name for c in COUNTED}
-    assert {"scale_by_adam", "ema", "scale_by_schedule", "add_noise", "scale_by_rms", "adam",
+    assert {"scale_by_adam", "ema", "scale_by_schedule", "add_noise", "adam",
+            "scale_by_rms_bias_correction",
             "MultiSteps", "inject_hyperparams", "apply_if_finite",
             "ema_params"} <= names  # fmt: skip
 
@@ -423,7 +426,7 @@ def test_counts_saturate_at_int32_max(case):
         lambda path, x: jnp.asarray(TOP - 2, jnp.int32) if path in paths else x, state
     )
     seen = {path: [TOP - 2] for path in paths}
-    step = jax.jit(tx.update)
+    step = jax.jit(functools.partial(tx.update, **case.extra()))
     for k in range(5):
         updates, new_state = step(example_grads(k, params), state, params)
         assert dtype_tree(new_state) == dtype_tree(state)
