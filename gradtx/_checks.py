@@ -39,9 +39,12 @@ def check_range(
     arr = concrete(value)
     if arr is None:
         return
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+    # jnp.issubdtype knows bfloat16 and the other ml_dtypes, which NumPy does not count as numbers.
+    if arr.dtype == object or not jax.numpy.issubdtype(arr.dtype, np.number):
         raise TypeError(f"{fn}(): {name} must be a number or an array, got {value!r}.")
     arr = np.real(arr)
+    if not np.issubdtype(arr.dtype, np.number):  # bfloat16, float8...: compare in float64
+        arr = arr.astype(np.float64)
     below = arr <= low if low_open else arr < low
     above = arr >= high if high_open else arr > high
     if np.any(np.isnan(arr)) or np.any(below) or np.any(above):

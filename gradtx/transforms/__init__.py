@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from gradtx.base import (
+    chain as chain,
+    named_chain as named_chain,
+)
 from gradtx.transforms.adam import (
     ScaleByAdamState as ScaleByAdamState,
     ScaleByAmsgradState as ScaleByAmsgradState,
@@ -57,12 +61,59 @@ from gradtx.transforms.scaling import (
     scale_by_sign as scale_by_sign,
     scale_by_trust_ratio as scale_by_trust_ratio,
 )
+from gradtx.wrappers.accumulation import (
+    MultiSteps as MultiSteps,
+    MultiStepsState as MultiStepsState,
+    ShouldSkipUpdateFunction as ShouldSkipUpdateFunction,
+)
+from gradtx.wrappers.conditional import (
+    ApplyIfFiniteState as ApplyIfFiniteState,
+    ConditionallyMaskState as ConditionallyMaskState,
+    ConditionallyTransformState as ConditionallyTransformState,
+    ConditionFn as ConditionFn,
+    apply_if_finite as apply_if_finite,
+    conditionally_mask as conditionally_mask,
+    conditionally_transform as conditionally_transform,
+    skip_large_updates as skip_large_updates,
+    skip_not_finite as skip_not_finite,
+)
+from gradtx.wrappers.flattening import (
+    flatten as flatten,
+)
+from gradtx.wrappers.freezing import (
+    freeze as freeze,
+    selective_transform as selective_transform,
+)
+from gradtx.wrappers.masking import (
+    MaskedNode as MaskedNode,
+    MaskedState as MaskedState,
+    PartitionState as PartitionState,
+    masked as masked,
+    partition as partition,
+)
+from gradtx.wrappers.monitoring import (
+    MonitorState as MonitorState,
+    SnapshotState as SnapshotState,
+    measure_with_ema as measure_with_ema,
+    monitor as monitor,
+    snapshot as snapshot,
+)
 
 __all__ = [
     "AddDecayedWeightsState",
     "AddNoiseState",
+    "ApplyIfFiniteState",
+    "ConditionFn",
+    "ConditionallyMaskState",
+    "ConditionallyTransformState",
     "DampedTraceState",
     "EmaState",
+    "MaskedNode",
+    "MaskedState",
+    "MonitorState",
+    "MultiSteps",
+    "MultiStepsState",
+    "PartitionState",
     "ReduceLROnPlateauState",
     "ScaleByAdamState",
     "ScaleByAmsgradState",
@@ -72,16 +123,29 @@ __all__ = [
     "ScaleByRmsState",
     "ScaleByRssState",
     "ScaleByScheduleState",
+    "ShouldSkipUpdateFunction",
+    "SnapshotState",
     "TraceState",
     "add_decayed_weights",
     "add_l1_regularization",
     "add_l2_regularization",
     "add_noise",
+    "apply_if_finite",
+    "chain",
     "clip",
     "clip_by_block_rms",
     "clip_by_global_norm",
+    "conditionally_mask",
+    "conditionally_transform",
     "ema",
+    "flatten",
+    "freeze",
     "keep_params_nonnegative",
+    "masked",
+    "measure_with_ema",
+    "monitor",
+    "named_chain",
+    "partition",
     "reduce_on_plateau",
     "scale",
     "scale_by_adam",
@@ -95,5 +159,9 @@ __all__ = [
     "scale_by_schedule",
     "scale_by_sign",
     "scale_by_trust_ratio",
+    "selective_transform",
+    "skip_large_updates",
+    "skip_not_finite",
+    "snapshot",
     "trace",
 ]

@@ -44,6 +44,7 @@ from gradtx.base import GradientTransformation, OptState, as_transformation
 __all__ = [
     "MaskedNode",
     "MaskedState",
+    "MultiTransformState",
     "PartitionState",
     "PathRule",
     "by_path",
@@ -232,3 +233,6 @@ def partition(
 
 
 multi_transform = partition
+
+MultiTransformState = PartitionState
+"""Optax's older name for :class:`PartitionState`, the state of :func:`multi_transform`."""
