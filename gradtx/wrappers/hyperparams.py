@@ -40,7 +40,7 @@ def _is_schedule(fn: Callable[..., Any]) -> bool:
     """Whether ``fn`` maps an int32 step count to one number (checked abstractly, no FLOPs).
 
     A mask or a label function (``params -> tree``), a loss or any function that cannot take
-    a scalar count fails, and so does one returning a strongly typed integer or a boolean.
+    a scalar count fails, and so does one returning a boolean or a complex number.
     """
     try:
         out = jax.eval_shape(fn, _COUNT)
@@ -48,9 +48,9 @@ def _is_schedule(fn: Callable[..., Any]) -> bool:
         return False
     if not isinstance(out, jax.ShapeDtypeStruct) or out.shape != ():
         return False
-    if jnp.issubdtype(out.dtype, jnp.floating):
-        return True
-    return bool(out.weak_type) and jnp.issubdtype(out.dtype, jnp.integer)  # a Python number
+    # Floating point, or an integer (``lambda count: count``, a Python number), as Optax
+    # takes every callable for a schedule; a boolean is a mask or a predicate.
+    return bool(jnp.issubdtype(out.dtype, jnp.floating) or jnp.issubdtype(out.dtype, jnp.integer))
 
 
 def _kind(value: Any, param: inspect.Parameter, static: set[str]) -> str:
@@ -179,10 +179,10 @@ def inject_hyperparams(
     6. Static: classes, among them dtypes (``mu_dtype=jnp.bfloat16``).
     7. A callable is a schedule if it maps an int32 step count to one number: called once on
        an abstract count (``jax.eval_shape``, no computation), it returns a scalar that is
-       floating point or a Python number. Other callables stay static: masks and label
-       functions (``params -> tree``), losses, functions returning integer arrays, and
-       functions that cannot be traced. Name a callable in ``static_args`` to keep it static
-       whatever it returns.
+       floating point or an integer (its values are stored in ``hyperparam_dtype``). Other
+       callables stay static: masks and label functions (``params -> tree``), losses,
+       predicates returning booleans, and functions that cannot be traced. Name a callable
+       in ``static_args`` to keep it static whatever it returns.
     8. Anything else (sequences, dicts, transformations) is static.
 
     A :class:`~gradtx.StatefulSchedule` (an object with ``init``, ``update`` and

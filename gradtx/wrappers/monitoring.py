@@ -90,8 +90,9 @@ class MonitorState(NamedTuple):
     """State of :func:`monitor`.
 
     Attributes:
-        measurements: ``{name: value}``, the measurements of the last updates (zeros of the
-            right shapes and dtypes after ``init``).
+        measurements: ``{name: value}``, the measurements of the last updates. After
+            ``init``, zeros of the right shapes and dtypes, or ``{}`` (as in Optax) when a
+            measure needs an extra argument of ``update``.
         measure_states: the states of the measures, in the order of ``measures``.
     """
 
@@ -151,8 +152,12 @@ def monitor(
 
     def init_fn(params):
         states = tuple(txs[name].init(params) for name in names)
-        # Zeros of the measurements' shapes (no computation), so the state keeps one structure.
-        shapes = jax.eval_shape(lambda p, s: measure_all(p, s, p, {})[0], params, states)
+        # Zeros of the measurements' shapes (no computation), so the state keeps one structure;
+        # a measure that needs extra arguments of update cannot be shaped now: then {} (Optax's).
+        try:
+            shapes = jax.eval_shape(lambda p, s: measure_all(p, s, p, {})[0], params, states)
+        except TypeError:
+            return MonitorState({}, states)
         zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
         return MonitorState(zeros, states)
 
