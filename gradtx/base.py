@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol, TypeAlias
+from typing import Any, NamedTuple, Protocol, TypeAlias, runtime_checkable
 
 import jax
 import jax.numpy as jnp
@@ -41,10 +41,15 @@ __all__ = [
     "EmptyState",
     "GradientTransformation",
     "GradientTransformationExtraArgs",
+    "MaskOrFn",
     "OptState",
     "Params",
     "ScalarOrSchedule",
     "Schedule",
+    "StatefulSchedule",
+    "TransformInitFn",
+    "TransformUpdateExtraArgsFn",
+    "TransformUpdateFn",
     "Updates",
     "apply_updates",
     "chain",
@@ -55,6 +60,8 @@ __all__ = [
     "periodic_update",
     "set_to_zero",
     "stateless",
+    "stateless_with_tree_map",
+    "with_extra_args_support",
 ]
 
 ArrayLike: TypeAlias = jax.typing.ArrayLike
@@ -71,16 +78,70 @@ Schedule: TypeAlias = Callable[[jax.Array], ArrayLike]
 """A function from the step count (an int32 scalar, starting at 0) to a value."""
 ScalarOrSchedule: TypeAlias = "float | jax.Array | Schedule"
 """A learning rate or weight decay: a number, an array, a traced value or a schedule."""
+ScheduleState: TypeAlias = Any
+"""The state of a :class:`StatefulSchedule` (a pytree of arrays)."""
+MaskOrFn: TypeAlias = Any
+"""A mask argument (Optax's name): ``None``, a tree of booleans (or a prefix of one), a function
+``params -> tree of booleans``, or, in gradtx, glob patterns on key paths (see
+:func:`gradtx.masked`)."""
+
+
+@runtime_checkable
+class StatefulSchedule(Protocol):
+    """A schedule with a state of its own, for :func:`gradtx.inject_hyperparams`.
+
+    Any object with these three methods is one (``isinstance`` checks them); its state may be
+    updated from the extra keyword arguments given to ``update`` (a loss, say).
+    :class:`gradtx.schedules.WrappedSchedule` turns a plain schedule into one.
+    """
+
+    def init(self) -> ScheduleState:
+        """The initial state."""
+        ...
+
+    def update(self, state: ScheduleState, **extra_args: Any) -> ScheduleState:
+        """The state after one more step."""
+        ...
+
+    def __call__(self, state: ScheduleState, **extra_args: Any) -> ArrayLike:
+        """The value at ``state``."""
+        ...
 
 
 class TransformInitFn(Protocol):
-    def __call__(self, params: Params) -> OptState: ...
+    """The type of ``init``: ``init(params) -> state``."""
+
+    def __call__(self, params: Params) -> OptState:
+        """Builds the initial state from the parameters."""
+        ...
 
 
 class TransformUpdateFn(Protocol):
+    """The type of ``update``: ``update(updates, state, params=None) -> (updates, state)``.
+
+    In gradtx every ``update`` also accepts extra keyword arguments
+    (:class:`TransformUpdateExtraArgsFn`), so the two types describe the same functions.
+    """
+
     def __call__(
         self, updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
-    ) -> tuple[Updates, OptState]: ...
+    ) -> tuple[Updates, OptState]:
+        """Transforms the updates and returns them with the new state."""
+        ...
+
+
+class TransformUpdateExtraArgsFn(Protocol):
+    """The type of an ``update`` that takes extra keyword arguments (a loss ``value``...).
+
+    It ignores the extra arguments it does not use; one it needs is keyword-only in its
+    signature, so a caller who forgets it gets a clear ``TypeError``.
+    """
+
+    def __call__(
+        self, updates: Updates, state: OptState, params: Params | None = None, **extra_args: Any
+    ) -> tuple[Updates, OptState]:
+        """Transforms the updates and returns them with the new state."""
+        ...
 
 
 class GradientTransformation(NamedTuple):
@@ -150,6 +211,33 @@ def as_transformation(fn: str, name: str, value: Any) -> GradientTransformation:
             f"update), got {value!r}.{hint}"
         )
     return GradientTransformation(value.init, _with_extra_args(value.update))
+
+
+def with_extra_args_support(tx: GradientTransformation) -> GradientTransformation:
+    """Wraps ``tx`` so that its ``update`` accepts (and ignores) extra keyword arguments.
+
+    A transformation whose ``update`` already takes ``**extra_args`` (every gradtx one) is
+    returned unchanged. Otherwise its ``update`` is called with only the extra arguments its
+    signature names (none, for ``update(updates, state, params)``).
+
+    Args:
+        tx: a transformation (any object with ``init`` and ``update``).
+
+    Returns:
+        The transformation.
+
+    Example:
+        >>> tx = gradtx.GradientTransformation(lambda p: (), lambda u, s, p=None: (u * 2, s))
+        >>> tx = gradtx.with_extra_args_support(tx)
+        >>> tx.update(jnp.array([1.0]), (), value=3.0)[0]
+        Array([2.], dtype=float32)
+    """
+    if not is_transformation(tx):
+        as_transformation("with_extra_args_support", "tx", tx)  # raises the TypeError
+    update = _with_extra_args(tx.update)
+    if isinstance(tx, GradientTransformation) and update is tx.update:
+        return tx
+    return GradientTransformation(tx.init, update)
 
 
 def _with_extra_args(update: Callable[..., Any]) -> TransformUpdateFn:
@@ -240,6 +328,35 @@ def stateless(f: Callable[[Updates, Params | None], Updates]) -> GradientTransfo
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         return f(updates, params), state
+
+    return GradientTransformation(init_empty_state, update_fn)
+
+
+def stateless_with_tree_map(
+    f: Callable[[jax.Array, jax.Array | None], jax.Array],
+) -> GradientTransformation:
+    """Wraps ``f(update, param) -> update``, written for one array, as a stateless transformation.
+
+    ``f`` is mapped over the leaves of the updates (and of the parameters, which are ``None``
+    when ``update`` is called without them).
+
+    Args:
+        f: a pure function of one update array and the matching parameter array (or ``None``).
+
+    Returns:
+        The transformation.
+
+    Example:
+        >>> tx = stateless_with_tree_map(lambda u, p: u if p is None else u + p)
+        >>> tx.update({"w": jnp.array([1.0])}, tx.init(None), {"w": jnp.array([2.0])})[0]
+        {'w': Array([3.], dtype=float32)}
+    """
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del extra_args
+        if params is None:
+            return jax.tree_util.tree_map(lambda u: f(u, None), updates), state
+        return _tree.map(f, updates, params, names=("updates", "params")), state
 
     return GradientTransformation(init_empty_state, update_fn)
 

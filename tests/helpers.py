@@ -125,6 +125,20 @@ def _exp(lr, decay):
 ADAM_ROSENBROCK_LR = _exp(0.01, 0.9998)
 
 
+def _times(h):
+    """``f(u, p) = h u`` for one array, ``h`` cast to the update's dtype (strict promotion)."""
+    return lambda u, p: u * jnp.asarray(h).astype(jnp.result_type(u))
+
+
+def _plain_scale(h):
+    """A transformation whose ``update`` takes no extra arguments, as Optax's plain ones."""
+
+    def update(updates, state, params=None):
+        return jax.tree.map(_times(h), updates, updates), state
+
+    return gradtx.GradientTransformation(gradtx.init_empty_state, update)
+
+
 def _ndim_mask(params):
     """Adam on arrays, plain pass-through on scalars."""
     return jax.tree.map(lambda x: jnp.ndim(x) > 0, params)
@@ -264,6 +278,10 @@ CASES: list[Case] = [
          _then_lr(lambda: gradtx.add_l1_regularization(0.0))),
     Case("add_noise", lambda h: gradtx.add_noise(h, 0.55, key=0), 0.01, (0.0, 0.01, 0.1),
          _then_lr(lambda: gradtx.add_noise(1e-4, 0.55, key=0))),
+    Case("stateless_with_tree_map", lambda h: gradtx.stateless_with_tree_map(_times(h)), 0.5,
+         (0.1, 0.5, 2.0), _then_lr(lambda: gradtx.stateless_with_tree_map(_times(1.0)))),
+    Case("with_extra_args_support", lambda h: gradtx.with_extra_args_support(_plain_scale(h)),
+         0.5, (0.1, 0.5, 2.0), _then_lr(lambda: gradtx.with_extra_args_support(_plain_scale(1.0)))),
     # --- named optimizers ------------------------------------------------------------------
     _opt("sgd", gradtx.sgd, 0.1, (0.01, 0.05, 0.1)),
     _opt("sgd_momentum", lambda h: gradtx.sgd(h, momentum=0.9), 0.02, (0.01, 0.02, 0.05),
@@ -351,6 +369,26 @@ CASES: list[Case] = [
          (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
     _opt("flatten", lambda h: gradtx.flatten(gradtx.adam(h)), 0.05, (0.01, 0.05, 0.1),
          parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
+    _opt("conditionally_transform", lambda h: gradtx.chain(
+             gradtx.scale_by_adam(),
+             gradtx.conditionally_transform(gradtx.scale(0.5), lambda k: k % 2 == 0),
+             gradtx.scale_by_learning_rate(h)),
+         0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
+    _opt("conditionally_mask",
+         lambda h: gradtx.conditionally_mask(gradtx.adam(h), lambda k: k % 3 != 2), 0.05,
+         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
+    _opt("apply_every", lambda h: gradtx.chain(gradtx.apply_every(2), gradtx.adam(h)), 0.05,
+         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
+    _opt("monitor", lambda h: gradtx.chain(gradtx.adam(h), gradtx.monitor(
+             {"norm": gradtx.tree.norm,
+              "norm_ema": gradtx.measure_with_ema(gradtx.tree.norm, 0.9)})),
+         0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
+    _opt("snapshot", lambda h: gradtx.chain(gradtx.snapshot("norm", gradtx.tree.norm),
+                                            gradtx.adam(h)),
+         0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
+    _opt("inject_stateful_hyperparams",
+         lambda h: gradtx.inject_stateful_hyperparams(gradtx.adam)(h), 0.05,
+         (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
     _opt("polyak_average", lambda h: gradtx.chain(gradtx.adam(h), gradtx.polyak_average()),
          0.05, (0.01, 0.05, 0.1), parabola_lr=0.05, rosenbrock_lr=ADAM_ROSENBROCK_LR),
 ]

@@ -31,6 +31,14 @@ Example:
 
 from __future__ import annotations
 
+from gradtx._schedule_state import (
+    WrappedSchedule as WrappedSchedule,
+    WrappedScheduleState as WrappedScheduleState,
+)
+from gradtx.base import (
+    Schedule as Schedule,
+    StatefulSchedule as StatefulSchedule,
+)
 from gradtx.schedules.composite import (
     cosine_onecycle_schedule as cosine_onecycle_schedule,
     join_schedules as join_schedules,
@@ -50,12 +58,26 @@ from gradtx.schedules.decay import (
     linear_schedule as linear_schedule,
     polynomial_schedule as polynomial_schedule,
 )
+from gradtx.wrappers.hyperparams import (
+    InjectHyperparamsState as InjectHyperparamsState,
+    InjectStatefulHyperparamsState as InjectStatefulHyperparamsState,
+    inject_hyperparams as inject_hyperparams,
+    inject_stateful_hyperparams as inject_stateful_hyperparams,
+)
 
 __all__ = [
+    "InjectHyperparamsState",
+    "InjectStatefulHyperparamsState",
+    "Schedule",
+    "StatefulSchedule",
+    "WrappedSchedule",
+    "WrappedScheduleState",
     "constant_schedule",
     "cosine_decay_schedule",
     "cosine_onecycle_schedule",
     "exponential_decay",
+    "inject_hyperparams",
+    "inject_stateful_hyperparams",
     "inverse_time_decay",
     "join_schedules",
     "linear_onecycle_schedule",

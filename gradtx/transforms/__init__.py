@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from gradtx.base import (
+    chain as chain,
+    named_chain as named_chain,
+)
 from gradtx.transforms.adam import (
     ScaleByAdamState as ScaleByAdamState,
     ScaleByAmsgradState as ScaleByAmsgradState,
@@ -107,17 +111,64 @@ from gradtx.transforms.step_sizes import (
     scale_by_distance_over_gradients as scale_by_distance_over_gradients,
     scale_by_polyak as scale_by_polyak,
 )
+from gradtx.wrappers.accumulation import (
+    MultiSteps as MultiSteps,
+    MultiStepsState as MultiStepsState,
+    ShouldSkipUpdateFunction as ShouldSkipUpdateFunction,
+)
+from gradtx.wrappers.conditional import (
+    ApplyIfFiniteState as ApplyIfFiniteState,
+    ConditionallyMaskState as ConditionallyMaskState,
+    ConditionallyTransformState as ConditionallyTransformState,
+    ConditionFn as ConditionFn,
+    apply_if_finite as apply_if_finite,
+    conditionally_mask as conditionally_mask,
+    conditionally_transform as conditionally_transform,
+    skip_large_updates as skip_large_updates,
+    skip_not_finite as skip_not_finite,
+)
+from gradtx.wrappers.flattening import (
+    flatten as flatten,
+)
+from gradtx.wrappers.freezing import (
+    freeze as freeze,
+    selective_transform as selective_transform,
+)
+from gradtx.wrappers.masking import (
+    MaskedNode as MaskedNode,
+    MaskedState as MaskedState,
+    PartitionState as PartitionState,
+    masked as masked,
+    partition as partition,
+)
+from gradtx.wrappers.monitoring import (
+    MonitorState as MonitorState,
+    SnapshotState as SnapshotState,
+    measure_with_ema as measure_with_ema,
+    monitor as monitor,
+    snapshot as snapshot,
+)
 
 __all__ = [
     "AdaptiveGradClipState",
     "AddDecayedWeightsState",
     "AddNoiseState",
+    "ApplyIfFiniteState",
     "ClipByGlobalNormState",
     "ClipState",
+    "ConditionFn",
+    "ConditionallyMaskState",
+    "ConditionallyTransformState",
     "DampedTraceState",
     "EmaState",
     "FactoredState",
+    "MaskedNode",
+    "MaskedState",
+    "MonitorState",
+    "MultiSteps",
+    "MultiStepsState",
     "NonNegativeParamsState",
+    "PartitionState",
     "ReduceLROnPlateauState",
     "ScaleByAdaDeltaState",
     "ScaleByAdamState",
@@ -138,6 +189,8 @@ __all__ = [
     "ScaleByScheduleState",
     "ScaleByTrustRatioState",
     "ScaleState",
+    "ShouldSkipUpdateFunction",
+    "SnapshotState",
     "TraceState",
     "ZeroNansState",
     "adaptive_grad_clip",
@@ -145,13 +198,24 @@ __all__ = [
     "add_l1_regularization",
     "add_l2_regularization",
     "add_noise",
+    "apply_if_finite",
     "centralize",
+    "chain",
     "clip",
     "clip_by_block_rms",
     "clip_by_global_norm",
+    "conditionally_mask",
+    "conditionally_transform",
     "ema",
+    "flatten",
+    "freeze",
     "keep_params_nonnegative",
+    "masked",
+    "measure_with_ema",
+    "monitor",
+    "named_chain",
     "normalize_by_update_norm",
+    "partition",
     "per_example_global_norm_clip",
     "per_example_layer_norm_clip",
     "reduce_on_plateau",
@@ -182,6 +246,10 @@ __all__ = [
     "scale_by_trust_ratio",
     "scale_by_yogi",
     "scale_gradient",
+    "selective_transform",
+    "skip_large_updates",
+    "skip_not_finite",
+    "snapshot",
     "trace",
     "unitwise_clip",
     "unitwise_norm",

@@ -19,7 +19,8 @@ __all__ = ["FactoredState", "scale_by_factored_rms"]
 
 def _decay_rate_pow(i: ArrayLike, exponent: ArrayLike = 0.8) -> jax.Array:
     """Adafactor's second-moment decay :math:`1 - (i + 1)^{-c}` (Shazeer and Stern, 2018)."""
-    t, c = promote(jnp.asarray(i + 1, jnp.float32), jnp.asarray(exponent))
+    # i + 1 in floating point: an int32 step at its saturation value would wrap to negative.
+    t, c = promote(jnp.asarray(i, jnp.float32) + 1, jnp.asarray(exponent))
     return 1.0 - t ** (-c)
 
 
@@ -140,18 +141,23 @@ def scale_by_factored_rms(
                 d1, d0 = dims
                 new_row = d * v_row.astype(g2.dtype) + (1 - d) * jnp.mean(grad_sqr, axis=d0)
                 new_col = d * v_col.astype(g2.dtype) + (1 - d) * jnp.mean(grad_sqr, axis=d1)
-                new_row, new_col = new_row.astype(v_row.dtype), new_col.astype(v_col.dtype)
-                row_c, col_c = new_row.astype(g2.dtype), new_col.astype(g2.dtype)
+                # The update uses the moments before they are rounded to the state's dtype
+                # (one rounding, of the result, in bfloat16 or float16).
                 reduced_d1 = d1 - 1 if d1 > d0 else d1
-                row_col_mean = jnp.mean(row_c, axis=reduced_d1, keepdims=True)
-                row_factor = jax.lax.rsqrt(row_c / row_col_mean)
-                col_factor = jax.lax.rsqrt(col_c)
+                row_col_mean = jnp.mean(new_row, axis=reduced_d1, keepdims=True)
+                row_factor = jax.lax.rsqrt(new_row / row_col_mean)
+                col_factor = jax.lax.rsqrt(new_col)
                 scale = jnp.expand_dims(row_factor, d0) * jnp.expand_dims(col_factor, d1)
                 u = jnp.multiply(*promote(gc, scale))
-                return u.astype(g.dtype), new_row, new_col, v
-            new_v = (d * v.astype(g2.dtype) + (1 - d) * grad_sqr).astype(v.dtype)
-            u = jnp.multiply(*promote(gc, jax.lax.rsqrt(new_v.astype(g2.dtype))))
-            return u.astype(g.dtype), v_row, v_col, new_v
+                return (
+                    u.astype(g.dtype),
+                    new_row.astype(v_row.dtype),
+                    new_col.astype(v_col.dtype),
+                    v,
+                )
+            new_v = d * v.astype(g2.dtype) + (1 - d) * grad_sqr
+            u = jnp.multiply(*promote(gc, jax.lax.rsqrt(new_v)))
+            return u.astype(g.dtype), v_row, v_col, new_v.astype(v.dtype)
 
         out, rows, cols, vs = map_leaves(
             leaf, 4, updates, state.v_row, state.v_col, state.v, params

@@ -1,15 +1,20 @@
-"""Gradient accumulation: one optimizer step every k micro-steps."""
+"""Gradient accumulation: one optimizer step every k micro-steps.
+
+:class:`MultiSteps` wraps an optimizer and steps it once every k micro-steps;
+:func:`apply_every` is the plain transformation that sums k updates and emits them once.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
 
 from gradtx import _checks, _registry, tree as _tree
 from gradtx.base import (
+    ArrayLike,
     DTypeLike,
     GradientTransformation,
     OptState,
@@ -19,9 +24,89 @@ from gradtx.base import (
 )
 from gradtx.numerics import promote_dtypes, safe_increment, upcast
 
-__all__ = ["MultiSteps", "MultiStepsState"]
+__all__ = ["ApplyEvery", "MultiSteps", "MultiStepsState", "ShouldSkipUpdateFunction", "apply_every"]
 
-ShouldSkipUpdateFn = Callable[[Updates, jax.Array, Params | None], tuple[jax.Array, Any]]
+
+class ShouldSkipUpdateFunction(Protocol):
+    """``should_skip_update_fn(updates, gradient_step, params) -> (should_skip, info)``.
+
+    The type of :class:`MultiSteps`' ``should_skip_update_fn``: ``should_skip`` is a boolean
+    scalar, ``info`` any pytree of arrays (stored in ``MultiStepsState.skip_state``); see
+    :func:`gradtx.skip_not_finite` and :func:`gradtx.skip_large_updates`.
+    """
+
+    def __call__(
+        self, updates: Updates, gradient_step: ArrayLike, params: Params | None
+    ) -> tuple[ArrayLike, Any]:
+        """Whether to skip this micro-step, and what to record about it."""
+        ...
+
+
+class ApplyEvery(NamedTuple):
+    """State of :func:`apply_every` (Optax's name for it).
+
+    Attributes:
+        count: calls to ``update`` since the last emission, modulo k (int32).
+        grad_acc: the sum of the updates received since the last emission (which it
+            includes right after one).
+    """
+
+    count: jax.Array
+    grad_acc: Updates
+
+
+def apply_every(k: ArrayLike = 1) -> GradientTransformation:
+    """Sums the updates of k steps and emits the sum every k-th step, zeros in between.
+
+    Unlike :class:`MultiSteps`, this is a plain transformation: the transformations chained
+    before it still run, and update their states, at every step, so k steps of batch size
+    N/k are not in general the same as one of batch size N. Use :class:`MultiSteps` for that.
+
+    Args:
+        k: emit every k steps (an integer >= 1; may be traced).
+
+    Returns:
+        The transformation, with state :class:`ApplyEvery`.
+
+    Example:
+        >>> tx = gradtx.apply_every(k=2)
+        >>> state = tx.init(jnp.zeros(1))
+        >>> for g in [1.0, 2.0, 4.0]:
+        ...     u, state = tx.update(jnp.array([g]), state)
+        ...     print(u)
+        [0.]
+        [3.]
+        [0.]
+    """
+    if isinstance(k, float) or (
+        _checks.concrete(k) is not None and not jnp.issubdtype(jnp.result_type(k), jnp.integer)
+    ):
+        raise TypeError(f"apply_every(): k must be an integer, got {k!r}.")
+    _checks.check_range("apply_every", "k", k, 1)
+
+    def init_fn(params):
+        return ApplyEvery(count=jnp.zeros([], jnp.int32), grad_acc=_tree.zeros_like(params))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del params, extra_args
+        period = jnp.asarray(k).astype(jnp.int32)
+        c = state.count % period
+        accumulate = c != 0
+        emit = c == period - 1
+
+        def add(g, acc):
+            total = jnp.where(accumulate, acc.astype(promote_dtypes(g, acc)) + g, g)
+            return total.astype(acc.dtype)
+
+        grad_acc = _tree.map(add, updates, state.grad_acc, names=("updates", "state.grad_acc"))
+        out = jax.tree_util.tree_map(
+            lambda a, g: jnp.where(emit, a, jnp.zeros_like(a)).astype(jnp.result_type(g)),
+            grad_acc,
+            updates,
+        )
+        return out, ApplyEvery(count=safe_increment(state.count) % period, grad_acc=grad_acc)
+
+    return GradientTransformation(init_fn, update_fn)
 
 
 class MultiStepsState(NamedTuple):
@@ -73,7 +158,7 @@ def _multi_steps(
     opt: GradientTransformation,
     every_k_schedule: int | Callable[[jax.Array], Any],
     use_grad_mean: bool,
-    should_skip_update_fn: ShouldSkipUpdateFn | None,
+    should_skip_update_fn: ShouldSkipUpdateFunction | None,
     accumulator_dtype: DTypeLike,
 ) -> GradientTransformation:
     """The transformation :class:`MultiSteps` is made of (see its docstring)."""
@@ -178,7 +263,7 @@ class MultiSteps(GradientTransformation):
         opt: GradientTransformation,
         every_k_schedule: int | Callable[[jax.Array], Any],
         use_grad_mean: bool = True,
-        should_skip_update_fn: ShouldSkipUpdateFn | None = None,
+        should_skip_update_fn: ShouldSkipUpdateFunction | None = None,
         accumulator_dtype: DTypeLike = jnp.float32,
     ) -> MultiSteps:
         tx = _multi_steps(

@@ -1,14 +1,16 @@
-"""Skipping steps whose gradients are not finite.
+"""Applying a transformation at some steps only, and skipping steps that are not finite.
 
-:func:`apply_if_finite` wraps an optimizer so that a step with a NaN or an Inf in its updates
-changes nothing: the updates are zero and the whole inner state (step count included) is
-left as it was, as if the step had not happened. :func:`skip_not_finite` and
+:func:`conditionally_transform` and :func:`conditionally_mask` call the inner transformation
+only when a condition on the step count holds (the other steps pass the updates through, or
+zero them). :func:`apply_if_finite` wraps an optimizer so that a step with a NaN or an Inf in
+its updates changes nothing: the updates are zero and the whole inner state (step count
+included) is left as it was, as if the step had not happened. :func:`skip_not_finite` and
 :func:`skip_large_updates` are the matching tests for :class:`~gradtx.MultiSteps`.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -21,12 +23,18 @@ from gradtx.base import (
     Params,
     Updates,
     as_transformation,
+    with_extra_args_support,
 )
 from gradtx.numerics import safe_increment
 
 __all__ = [
     "ApplyIfFiniteState",
+    "ConditionFn",
+    "ConditionallyMaskState",
+    "ConditionallyTransformState",
     "apply_if_finite",
+    "conditionally_mask",
+    "conditionally_transform",
     "skip_large_updates",
     "skip_not_finite",
 ]
@@ -35,6 +43,171 @@ __all__ = [
 def _all_finite(tree: Any) -> jax.Array:
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+class ConditionFn(Protocol):
+    """``should_transform_fn(step, **extra_args) -> bool``, for the conditional wrappers.
+
+    ``step`` is the number of previous calls to ``update`` (an int32 scalar); the result is a
+    boolean scalar (it may be traced).
+    """
+
+    def __call__(self, step: ArrayLike, **extra_args: Any) -> ArrayLike:
+        """Whether to call the inner transformation at ``step``."""
+        ...
+
+
+def _conditional_update(
+    fn: str,
+    inner: GradientTransformation,
+    should_transform_fn: ConditionFn,
+    forward_extra_args: bool,
+    zero_rejected: bool,
+) -> Any:
+    """The ``update`` shared by :func:`conditionally_transform` and :func:`conditionally_mask`:
+    ``(updates, inner_state)`` after the inner ``update`` or after skipping it."""
+
+    def run(updates, step, inner_state, params, extra_args):
+        kwargs = extra_args if forward_extra_args else {}
+        condition = jnp.asarray(should_transform_fn(step, **kwargs))
+        if condition.shape != () or not (
+            condition.dtype == jnp.bool_ or jnp.issubdtype(condition.dtype, jnp.number)
+        ):
+            raise ValueError(
+                f"{fn}(): should_transform_fn must return a boolean scalar, got dtype "
+                f"{condition.dtype} and shape {condition.shape}."
+            )
+
+        def do_update(_):
+            return inner.update(updates, inner_state, params, **extra_args)
+
+        def reject_update(_):
+            if not zero_rejected:
+                return updates, inner_state
+            shapes = jax.eval_shape(do_update, None)[0]  # zeros shaped like inner's output
+            zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+            return zeros, inner_state
+
+        return jax.lax.cond(condition.astype(jnp.bool_), do_update, reject_update, None)
+
+    return run
+
+
+class ConditionallyTransformState(NamedTuple):
+    """State of :func:`conditionally_transform`.
+
+    Attributes:
+        inner_state: the wrapped transformation's state.
+        step: the number of calls to ``update`` so far (int32, saturating).
+    """
+
+    inner_state: OptState
+    step: jax.Array
+
+
+def conditionally_transform(
+    inner: GradientTransformation,
+    should_transform_fn: ConditionFn,
+    forward_extra_args: bool = False,
+) -> GradientTransformation:
+    """Calls ``inner`` only at the steps where ``should_transform_fn`` holds.
+
+    At the other steps the updates and the inner state pass through unchanged (to zero the
+    updates instead, use :func:`conditionally_mask`). The step counter counts every call to
+    ``update``, whether ``inner`` ran or not. The two branches are a ``lax.cond``, so the
+    condition may depend on traced values.
+
+    Args:
+        inner: the transformation to call.
+        should_transform_fn: ``f(step) -> bool``, ``step`` an int32 scalar counting the
+            previous calls to ``update``.
+        forward_extra_args: also pass the extra keyword arguments of ``update`` to
+            ``should_transform_fn``.
+
+    Returns:
+        The transformation, with state :class:`ConditionallyTransformState`.
+
+    Example:
+        >>> tx = gradtx.conditionally_transform(gradtx.scale(10.0), lambda step: step % 2 == 0)
+        >>> state = tx.init(jnp.zeros(1))
+        >>> for _ in range(3):
+        ...     u, state = tx.update(jnp.ones(1), state)
+        ...     print(u)
+        [10.]
+        [1.]
+        [10.]
+    """
+    inner = with_extra_args_support(as_transformation("conditionally_transform", "inner", inner))
+    run = _conditional_update(
+        "conditionally_transform", inner, should_transform_fn, forward_extra_args, False
+    )
+
+    def init_fn(params):
+        return ConditionallyTransformState(
+            inner_state=inner.init(params), step=jnp.zeros([], jnp.int32)
+        )
+
+    def update_fn(updates, state, params=None, **extra_args):
+        updates, inner_state = run(updates, state.step, state.inner_state, params, extra_args)
+        return updates, ConditionallyTransformState(inner_state, safe_increment(state.step))
+
+    return _registry.describe(GradientTransformation(init_fn, update_fn), children=(inner,))
+
+
+class ConditionallyMaskState(NamedTuple):
+    """State of :func:`conditionally_mask`.
+
+    Attributes:
+        step: the number of calls to ``update`` so far (int32, saturating).
+        inner_state: the wrapped transformation's state.
+    """
+
+    step: jax.Array
+    inner_state: OptState
+
+
+def conditionally_mask(
+    inner: GradientTransformation,
+    should_transform_fn: ConditionFn,
+    forward_extra_args: bool = False,
+) -> GradientTransformation:
+    """Calls ``inner`` only at the steps where ``should_transform_fn`` holds; zeros otherwise.
+
+    At the other steps the updates are zero and the inner state passes through unchanged (to
+    pass the updates through instead, use :func:`conditionally_transform`).
+
+    Args:
+        inner: the transformation to call.
+        should_transform_fn: ``f(step) -> bool``, ``step`` an int32 scalar counting the
+            previous calls to ``update``.
+        forward_extra_args: also pass the extra keyword arguments of ``update`` to
+            ``should_transform_fn``.
+
+    Returns:
+        The transformation, with state :class:`ConditionallyMaskState`.
+
+    Example:
+        >>> tx = gradtx.conditionally_mask(gradtx.sgd(1.0), lambda step: step >= 1)
+        >>> state = tx.init(jnp.zeros(1))
+        >>> for _ in range(2):
+        ...     u, state = tx.update(jnp.ones(1), state)
+        ...     print(u)
+        [0.]
+        [-1.]
+    """
+    inner = with_extra_args_support(as_transformation("conditionally_mask", "inner", inner))
+    run = _conditional_update(
+        "conditionally_mask", inner, should_transform_fn, forward_extra_args, True
+    )
+
+    def init_fn(params):
+        return ConditionallyMaskState(step=jnp.zeros([], jnp.int32), inner_state=inner.init(params))
+
+    def update_fn(updates, state, params=None, **extra_args):
+        updates, inner_state = run(updates, state.step, state.inner_state, params, extra_args)
+        return updates, ConditionallyMaskState(safe_increment(state.step), inner_state)
+
+    return _registry.describe(GradientTransformation(init_fn, update_fn), children=(inner,))
 
 
 class ApplyIfFiniteState(NamedTuple):

@@ -20,10 +20,17 @@ import numpy as np
 
 from gradtx import _registry, tree as _tree
 from gradtx._mask import is_masked_node
-from gradtx.base import DTypeLike, GradientTransformation, OptState
+from gradtx._schedule_state import WrappedSchedule
+from gradtx.base import DTypeLike, GradientTransformation, OptState, StatefulSchedule
 from gradtx.numerics import safe_increment
 
-__all__ = ["InjectHyperparamsState", "current_learning_rate", "inject_hyperparams"]
+__all__ = [
+    "InjectHyperparamsState",
+    "InjectStatefulHyperparamsState",
+    "current_learning_rate",
+    "inject_hyperparams",
+    "inject_stateful_hyperparams",
+]
 
 _ARRAYS = (jax.Array, np.ndarray, np.generic)
 _COUNT = jax.ShapeDtypeStruct((), jnp.int32)
@@ -45,11 +52,13 @@ def _is_schedule(fn: Callable[..., Any]) -> bool:
 
 
 def _kind(value: Any, param: inspect.Parameter, static: set[str]) -> str:
-    """``"numeric"``, ``"schedule"`` or ``"static"`` for one argument, from its value."""
+    """``"numeric"``, ``"schedule"``, ``"stateful"`` or ``"static"`` for one argument."""
     if param.name in static or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
         return "static"
     if value is None or isinstance(value, (bool, str, bytes)):
         return "static"
+    if callable(value) and isinstance(value, StatefulSchedule):
+        return "stateful"
     if isinstance(value, _ARRAYS):  # traced values too
         return "numeric" if jnp.issubdtype(value.dtype, jnp.floating) else "static"
     if isinstance(value, float):
@@ -64,7 +73,8 @@ def _kind(value: Any, param: inspect.Parameter, static: set[str]) -> str:
 
 
 class InjectHyperparamsState(NamedTuple):
-    """State of a transformation built by :func:`inject_hyperparams`.
+    """State of a transformation built by :func:`inject_hyperparams` (without stateful
+    schedules).
 
     Attributes:
         count: the number of updates made (int32, saturating); schedules are evaluated at it.
@@ -77,6 +87,62 @@ class InjectHyperparamsState(NamedTuple):
     count: jax.Array
     hyperparams: dict[str, jax.Array]
     inner_state: OptState
+
+
+class InjectStatefulHyperparamsState(NamedTuple):
+    """State of a transformation built by :func:`inject_stateful_hyperparams`, or by
+    :func:`inject_hyperparams` given a :class:`~gradtx.StatefulSchedule`.
+
+    Attributes:
+        count: the number of updates made (int32, saturating).
+        hyperparams: a dict from argument name to the value used in the last update (for a
+            schedule) or in the next one (for a constant), as in :class:`InjectHyperparamsState`.
+        hyperparams_states: a dict from the name of each scheduled argument to its schedule's
+            state (a :class:`~gradtx.schedules.WrappedScheduleState` for a plain schedule).
+        inner_state: the wrapped transformation's state.
+    """
+
+    count: jax.Array
+    hyperparams: dict[str, jax.Array]
+    hyperparams_states: dict[str, Any]
+    inner_state: OptState
+
+
+def inject_stateful_hyperparams(
+    inner_factory: Callable[..., GradientTransformation],
+    static_args: str | Iterable[str] = (),
+    hyperparam_dtype: DTypeLike | None = None,
+) -> Callable[..., GradientTransformation]:
+    """:func:`inject_hyperparams` with every schedule stateful (Optax's older name).
+
+    The arguments are read as in :func:`inject_hyperparams`; a plain schedule is wrapped in a
+    :class:`~gradtx.schedules.WrappedSchedule`, a :class:`~gradtx.StatefulSchedule` is used as
+    it is, and their states live in ``state.hyperparams_states``. At each ``update`` the value
+    of every schedule is taken at its current state (with the extra keyword arguments of
+    ``update``), stored in ``state.hyperparams`` and used, then the schedule's state advances
+    (``schedule.update(state, **extra_args)``). The state is always an
+    :class:`InjectStatefulHyperparamsState`.
+
+    Args:
+        inner_factory: a function returning a :class:`~gradtx.GradientTransformation`.
+        static_args: a name or names of arguments to keep static whatever their value.
+        hyperparam_dtype: dtype of the stored hyperparameters (default as in
+            :func:`inject_hyperparams`).
+
+    Returns:
+        A factory with ``inner_factory``'s signature.
+
+    Example:
+        >>> tx = gradtx.inject_stateful_hyperparams(gradtx.sgd)(
+        ...     learning_rate=gradtx.linear_schedule(1.0, 0.0, 4))
+        >>> state = tx.init(jnp.zeros(1))
+        >>> _, state = tx.update(jnp.ones(1), state)
+        >>> state.hyperparams_states["learning_rate"]
+        WrappedScheduleState(count=Array(1, dtype=int32))
+    """
+    return _inject(
+        inner_factory, static_args, hyperparam_dtype, "inject_stateful_hyperparams", True
+    )
 
 
 def inject_hyperparams(
@@ -117,6 +183,11 @@ def inject_hyperparams(
        ``static_args`` to keep it static whatever it returns.
     8. Anything else (sequences, dicts, transformations) is static.
 
+    A :class:`~gradtx.StatefulSchedule` (an object with ``init``, ``update`` and
+    ``__call__(state, **extra_args)``) is a hyperparameter too: the transformation is then
+    built as by :func:`inject_stateful_hyperparams`, with the schedules' states in
+    ``state.hyperparams_states`` (state :class:`InjectStatefulHyperparamsState`).
+
     Optax's rule differs in two places: it stores every Python int as an int32
     hyperparameter, and it takes every callable not named in ``static_args`` for a schedule.
     As in Optax, an array passed with its own dtype (``jnp.asarray(0.9, jnp.bfloat16)``) is
@@ -150,9 +221,21 @@ def inject_hyperparams(
         >>> tx.update(jnp.ones(2), state)[0]
         Array([-0.5, -0.5], dtype=float32)
     """
+    return _inject(inner_factory, static_args, hyperparam_dtype, "inject_hyperparams", False)
+
+
+def _inject(
+    inner_factory: Callable[..., GradientTransformation],
+    static_args: str | Iterable[str],
+    hyperparam_dtype: DTypeLike | None,
+    wrapper: str,
+    always_stateful: bool,
+) -> Callable[..., GradientTransformation]:
+    """:func:`inject_hyperparams` (``always_stateful=False``, stateful only when given a
+    stateful schedule) and :func:`inject_stateful_hyperparams` (``True``)."""
     if not callable(inner_factory):
         raise TypeError(
-            "inject_hyperparams(): inner_factory must be a function that builds a "
+            f"{wrapper}(): inner_factory must be a function that builds a "
             f"GradientTransformation, such as gradtx.adam, got {inner_factory!r}."
         )
     static = {static_args} if isinstance(static_args, str) else set(static_args)
@@ -161,7 +244,7 @@ def inject_hyperparams(
     unknown = static - set(signature.parameters)
     if unknown:
         raise ValueError(
-            f"inject_hyperparams({fn}): static_args {sorted(unknown)} are not arguments of "
+            f"{wrapper}({fn}): static_args {sorted(unknown)} are not arguments of "
             f"{fn}; its arguments are {list(signature.parameters)}."
         )
 
@@ -170,7 +253,7 @@ def inject_hyperparams(
         try:
             bound = signature.bind(*args, **kwargs)
         except TypeError as e:
-            raise TypeError(f"inject_hyperparams({fn}): {e}") from None
+            raise TypeError(f"{wrapper}({fn}): {e}") from None
         bound.apply_defaults()
         arguments = dict(bound.arguments)
         kinds = {
@@ -179,6 +262,11 @@ def inject_hyperparams(
         }
         numeric = {k: v for k, v in arguments.items() if kinds[k] == "numeric"}
         schedules = {k: v for k, v in arguments.items() if kinds[k] == "schedule"}
+        stateful = {k: v for k, v in arguments.items() if kinds[k] == "stateful"}
+        if stateful or always_stateful:
+            stateful.update({k: WrappedSchedule(v) for k, v in schedules.items()})
+            stateful = {k: stateful[k] for k in arguments if k in stateful}  # argument order
+            schedules = {}
 
         def dtype_of(tree):
             if hyperparam_dtype is not None:
@@ -196,9 +284,17 @@ def inject_hyperparams(
             and not getattr(v, "weak_type", False)
         }
 
-        def values(stored, count, dtype):
+        def values(stored, count, dtype, states=None, extra_args=None):
             out = {k: jnp.asarray(stored[k], own_dtype.get(k, dtype)) for k in numeric}
             out.update({k: jnp.asarray(s(count), dtype) for k, s in schedules.items()})
+            if states is None:
+                states = {k: f.init() for k, f in stateful.items()}
+            out.update(
+                {
+                    k: jnp.asarray(f(states[k], **(extra_args or {})), dtype)
+                    for k, f in stateful.items()
+                }
+            )
             return out
 
         def build(hyperparams):
@@ -212,26 +308,39 @@ def inject_hyperparams(
         def init_fn(params):
             hyperparams = values(numeric, zero, dtype_of(params))
             inner_state = build(hyperparams).init(params)
-            return InjectHyperparamsState(zero, hyperparams, inner_state)
+            if not stateful:
+                return InjectHyperparamsState(zero, hyperparams, inner_state)
+            states = {k: f.init() for k, f in stateful.items()}
+            return InjectStatefulHyperparamsState(zero, hyperparams, states, inner_state)
 
         def update_fn(updates, state, params=None, **extra_args):
             stored = dict(state.hyperparams)
             missing = set(numeric) - set(stored)
-            extra = set(stored) - set(numeric) - set(schedules)
+            extra = set(stored) - set(numeric) - set(schedules) - set(stateful)
             if missing or extra:
                 raise KeyError(
-                    f"inject_hyperparams({fn}): state.hyperparams has the keys {sorted(stored)}, "
-                    f"expected {sorted([*numeric, *schedules])}"
+                    f"{wrapper}({fn}): state.hyperparams has the keys {sorted(stored)}, "
+                    f"expected {sorted([*numeric, *schedules, *stateful])}"
                     + (f"; unknown: {sorted(extra)}" if extra else "")
                     + (f"; missing: {sorted(missing)}" if missing else "")
                     + "."
                 )
-            hyperparams = values(stored, state.count, dtype_of(updates))
+            states = getattr(state, "hyperparams_states", None) if stateful else None
+            if stateful and states is None:
+                raise TypeError(
+                    f"{wrapper}({fn}): the state has no hyperparams_states; was it built by "
+                    "this transformation's init?"
+                )
+            hyperparams = values(stored, state.count, dtype_of(updates), states, extra_args)
             updates, inner_state = build(hyperparams).update(
                 updates, state.inner_state, params, **extra_args
             )
-            return updates, InjectHyperparamsState(
-                safe_increment(state.count), hyperparams, inner_state
+            count = safe_increment(state.count)
+            if not stateful:
+                return updates, InjectHyperparamsState(count, hyperparams, inner_state)
+            new_states = {k: f.update(states[k], **extra_args) for k, f in stateful.items()}
+            return updates, InjectStatefulHyperparamsState(
+                count, hyperparams, new_states, inner_state
             )
 
         def explain(params):

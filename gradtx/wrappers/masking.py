@@ -45,6 +45,7 @@ from gradtx.tree._params import ParamsPlaceholder
 __all__ = [
     "MaskedNode",
     "MaskedState",
+    "MultiTransformState",
     "PartitionState",
     "PathRule",
     "by_path",
@@ -257,3 +258,6 @@ def partition(
 
 
 multi_transform = partition
+
+MultiTransformState = PartitionState
+"""Optax's older name for :class:`PartitionState`, the state of :func:`multi_transform`."""

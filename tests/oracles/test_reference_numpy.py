@@ -153,6 +153,22 @@ def LR(lr) -> Ref:
     return Schedule(lambda k: -value(lr, k))
 
 
+class MinusHalfParams(Ref):
+    """u = g - w / 2."""
+
+    def update(self, g, w):
+        return g - 0.5 * w
+
+
+def _plain_scale(s):
+    """A transformation whose update takes no extra arguments (an Optax-style one)."""
+
+    def update(updates, state, params=None):
+        return jax.tree.map(lambda u: s * u, updates), state
+
+    return gradtx.GradientTransformation(gradtx.init_empty_state, update)
+
+
 class Sign(Ref):
     def update(self, g, w):
         return np.sign(g)
@@ -897,6 +913,10 @@ TRANSFORMS = [
     Case("identity", gradtx.identity, lambda: Scale(1.0)),
     Case("set_to_zero", gradtx.set_to_zero, lambda: Scale(0.0)),
     Case("scale", lambda: gradtx.scale(-0.3), lambda: Scale(-0.3)),
+    Case("stateless_with_tree_map",
+         lambda: gradtx.stateless_with_tree_map(lambda u, p: u - 0.5 * p), MinusHalfParams),
+    Case("with_extra_args_support",
+         lambda: gradtx.with_extra_args_support(_plain_scale(-0.3)), lambda: Scale(-0.3)),
     Case("scale_by_learning_rate", lambda: gradtx.scale_by_learning_rate(0.05),
          lambda: Scale(-0.05)),
     Case("scale_by_learning_rate_ascent",

@@ -175,3 +175,13 @@ def test_mask_with_wrong_structure_is_reported():
     p = {"a": jnp.ones(1), "b": jnp.ones(1)}
     with pytest.raises(ValueError, match="mask must be a tree of booleans"):
         tx.update(p, tx.init(p), p)
+
+
+def test_optimistic_adam_is_deprecated_and_refuses_schedules_as_in_optax():
+    with pytest.warns(DeprecationWarning, match="optimistic_adam_v2"):
+        gradtx.optimistic_adam(0.1)
+    with (
+        pytest.warns(DeprecationWarning, match="optimistic_adam_v2"),
+        pytest.raises(ValueError, match="does not support learning rate schedules"),
+    ):
+        gradtx.optimistic_adam(gradtx.constant_schedule(0.1))

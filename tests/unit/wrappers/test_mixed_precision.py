@@ -205,9 +205,11 @@ def test_float64_slots_compute_in_float64():
 # --- hyperparameters and arithmetic never take low precision --------------------------------
 
 # Single transforms whose state starts at zero: the first low-precision update is the float32
-# update rounded once. (scale_by_rss starts its bfloat16 accumulator at a rounded 0.1, chains
-# round between members: those get two roundings of slack below.)
-EXACT = {c.name for c in CASES if not c.is_optimizer} - {"scale_by_rss"}
+# update rounded once. (scale_by_rss starts its bfloat16 accumulator at a rounded 0.1 and
+# scale_by_yogi its moments at a rounded 1e-6, a float16 subnormal 1.3% away: the float16 run
+# is exactly the float32 run started there. Chains round between members. Those get two
+# roundings of slack below.)
+EXACT = {c.name for c in CASES if not c.is_optimizer} - {"scale_by_rss", "scale_by_yogi"}
 
 
 @pytest.mark.parametrize("dtype", [BF16, F16], ids=_name)
@@ -405,7 +407,11 @@ def _count_paths(state):
     ]
 
 
-COUNTED = [c for c in CASES if _count_paths(c.make(c.h).init(example_params()))]
+# apply_every's count is a phase, (count + 1) mod k as in Optax, not a number of steps.
+PHASES = {"apply_every"}
+COUNTED = [
+    c for c in CASES if c.name not in PHASES and _count_paths(c.make(c.h).init(example_params()))
+]
 
 
 def test_every_transform_with_a_count_is_covered():
