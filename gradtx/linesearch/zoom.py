@@ -78,6 +78,7 @@ class _ZoomCarry(NamedTuple):
     lo: _Point  # the best point with sufficient decrease so far (t = 0 at first)
     lo_grad: Any
     hi: _Point  # the other end of the zoom interval
+    ref: _Point  # the previous end replaced, the third point of the cubic interpolation
 
 
 _BRACKET, _ZOOM, _DONE = 0, 1, 2
@@ -99,20 +100,33 @@ FLAG_NOT_A_DESCENT_DIRECTION = (
 )
 
 
-def _cubic_min(lo: _Point, hi: _Point) -> jax.Array:
-    """Minimiser of the cubic matching values and slopes at both ends, safeguarded.
+def _interpolate(lo: _Point, hi: _Point, ref: _Point) -> jax.Array:
+    """The next zoom trial: Optax's (and SciPy's) safeguarded interpolation.
 
-    Falls back to bisection when the cubic has no minimiser in the middle 80% of the interval
-    (Nocedal and Wright, eq. 3.59).
+    The cubic through ``lo`` (value and slope), ``hi`` and ``ref`` (values) if its minimiser
+    lies in the middle 60% of the interval; else the quadratic through ``lo`` (value and
+    slope) and ``hi`` (value) if its minimiser lies in the middle 80%; else bisection (Nocedal
+    and Wright, section 3.5). On the first zoom ``ref`` is ``lo``: the cubic is undefined (a
+    NaN, never in the interval) and the quadratic is used.
     """
-    d1 = lo.slope + hi.slope - 3 * (lo.value - hi.value) / (lo.t - hi.t)
-    disc = d1 * d1 - lo.slope * hi.slope
-    d2 = jnp.sign(hi.t - lo.t) * jnp.sqrt(jnp.maximum(disc, 0.0))
-    t = hi.t - (hi.t - lo.t) * (hi.slope + d2 - d1) / (hi.slope - lo.slope + 2 * d2)
     a, b = jnp.minimum(lo.t, hi.t), jnp.maximum(lo.t, hi.t)
-    margin = 0.1 * (b - a)
-    good = (disc >= 0) & jnp.isfinite(t) & (t > a + margin) & (t < b - margin)
-    return jnp.where(good, t, 0.5 * (lo.t + hi.t))
+    delta = b - a
+    # The cubic p(t) = A (t - a)^3 + B (t - a)^2 + C (t - a) + D with p'(lo) = lo.slope.
+    c = lo.slope
+    db, dc = hi.t - lo.t, ref.t - lo.t
+    denom = (db * dc) ** 2 * (db - dc)
+    coeffs = jnp.dot(
+        jnp.stack([jnp.stack([dc**2, -(db**2)]), jnp.stack([-(dc**3), db**3])]),
+        jnp.stack([hi.value - lo.value - c * db, ref.value - lo.value - c * dc]),
+        precision=jax.lax.Precision.HIGHEST,
+    )
+    big_a, big_b = coeffs[0] / denom, coeffs[1] / denom
+    cubic = lo.t + (-big_b + jnp.sqrt(big_b * big_b - 3.0 * big_a * c)) / (3.0 * big_a)
+    use_cubic = (cubic > a + 0.2 * delta) & (cubic < b - 0.2 * delta)
+    curvature = (hi.value - lo.value - c * db) / (db**2)
+    quad = lo.t - c / (2.0 * curvature)
+    use_quad = ~use_cubic & (quad > a + 0.1 * delta) & (quad < b - 0.1 * delta)
+    return jnp.where(use_cubic, cubic, jnp.where(use_quad, quad, (lo.t + hi.t) / 2.0))
 
 
 def _report_failure(out: _ZoomCarry, slope0: jax.Array, curvature_err: jax.Array) -> None:
@@ -157,9 +171,11 @@ def scale_by_zoom_linesearch(
         + \epsilon,
 
     by Nocedal and Wright's Algorithms 3.5 and 3.6: trial steps grow by ``increase_factor``
-    until they bracket an acceptable step, then the bracket shrinks by safeguarded cubic
-    interpolation (bisection as a fallback). Every trial evaluates the objective and its
-    gradient, so the gradient at the accepted point is stored for the next iteration.
+    until they bracket an acceptable step, then the bracket shrinks by Optax's (and SciPy's)
+    safeguarded interpolation: a cubic through the two ends and the end last replaced, else a
+    quadratic, else bisection, so that the steps are Optax's. Every trial evaluates the
+    objective and its gradient, so the gradient at the accepted point is stored for the next
+    iteration.
 
     Close to a minimum, where :math:`f` changes by less than its rounding error, the
     sufficient-decrease test is replaced as in Optax by Hager and Zhang's approximate one,
@@ -250,7 +266,7 @@ def scale_by_zoom_linesearch(
 
         def body(c):
             zooming = c.phase == _ZOOM
-            t = jnp.where(zooming, _cubic_min(c.lo, c.hi), jnp.minimum(c.trial, t_max))
+            t = jnp.where(zooming, _interpolate(c.lo, c.hi, c.ref), jnp.minimum(c.trial, t_max))
             raw, g = jax.value_and_grad(f)(along(params, t, updates))
             g = cast_like(g, grad0)
             new = _Point(t, jnp.asarray(raw, dtype), slope(g, updates).astype(dtype))
@@ -283,11 +299,15 @@ def scale_by_zoom_linesearch(
             phase = jnp.where(accept | at_max | narrow, _DONE, next_phase)
             stop = jnp.select([accept, at_max, narrow], [0, _AT_MAX, _NARROW], 0)
             stop = stop.astype(c.stop.dtype)
-            return _ZoomCarry(c.count + 1, phase, stop, t * grow, lo, lo_grad, new_hi)
+            # The third interpolation point (Optax's cubic_ref): entering the zoom, the new lo;
+            # then the end that was replaced (hi when hi moved, else lo).
+            hi_moved = ~sufficient | (move_lo & upturn)
+            ref = _tree.where(zooming, _tree.where(hi_moved, c.hi, c.lo), lo)
+            return _ZoomCarry(c.count + 1, phase, stop, t * grow, lo, lo_grad, new_hi, ref)
 
         phase0 = jnp.where(slope0 < 0, _BRACKET, _DONE)
         zero = jnp.zeros([], jnp.int32)
-        carry = _ZoomCarry(zero, phase0, zero, t0, start, grad0, start)
+        carry = _ZoomCarry(zero, phase0, zero, t0, start, grad0, start, start)
         out = jax.lax.while_loop(cond, body, carry)
         decrease_err, curvature_err = errors(out.lo)
         if verbose:

@@ -157,6 +157,42 @@ def test_backtracking_matches_optax_step_by_step():
         assert rosen_jax(xs) < rosen_jax(x0) / 10
 
 
+def _zakharov(x):
+    s = jnp.sum(0.5 * jnp.arange(1.0, x.shape[0] + 1.0, dtype=x.dtype) * x)
+    return jnp.sum(x**2) + s**2 + s**4
+
+
+@pytest.mark.parametrize("name", ["sgd", "lbfgs"])
+@pytest.mark.parametrize("fun", [rosen_jax, _zakharov], ids=["rosenbrock", "zakharov"])
+def test_zoom_matches_optax_step_by_step(name, fun):
+    """Steepest descent and L-BFGS with the zoom line search take Optax's steps: the same
+    bracketing, the same cubic/quadratic/bisection trials, the same accepted step."""
+    lib_tx = {
+        "sgd": lambda lib: lib.chain(lib.sgd(1.0), lib.scale_by_zoom_linesearch(30)),
+        "lbfgs": lambda lib: lib.lbfgs(),
+    }[name]
+    with jax.enable_x64(True):
+        x0 = jnp.array([-1.2, 1.0, 0.5, 0.3])
+        runs = []
+        for lib in (gradtx, optax):
+            tx = lib_tx(lib)
+            step = jax.jit(
+                lambda g, s, x, v, tx=tx: tx.update(g, s, x, value=v, grad=g, value_fn=fun)
+            )
+            x, state, trace = x0, tx.init(x0), []
+            with jax.numpy_dtype_promotion("standard"):  # Optax's lbfgs promotes implicitly
+                for _ in range(12):
+                    v, g = jax.value_and_grad(fun)(x)
+                    u, state = step(g, state, x, v)
+                    x = x + u
+                    trace.append((float(optax.tree.get(state, "learning_rate")), x))
+            runs.append(trace)
+        for (lr_ours, x_ours), (lr_theirs, x_theirs) in zip(*runs, strict=True):
+            np.testing.assert_allclose(lr_ours, lr_theirs, rtol=1e-10)
+            np.testing.assert_allclose(x_ours, x_theirs, rtol=1e-10, atol=1e-12)
+        assert fun(runs[0][-1][1]) < fun(x0) / 10
+
+
 def test_backtracking_gives_no_step_when_nothing_passes():
     f = lambda x: jnp.sum(x**2)  # noqa: E731
     tx = gradtx.scale_by_backtracking_linesearch(5, store_grad=True)
