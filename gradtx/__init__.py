@@ -13,6 +13,7 @@ from gradtx import (
     checkpoint as checkpoint,
     linesearch as linesearch,
     losses as losses,
+    microbatching as microbatching,
     nn as nn,
     numerics as numerics,
     optimizers as optimizers,
@@ -68,6 +69,7 @@ from gradtx.linesearch import (
     steepest_descent as steepest_descent,
     value_and_grad_from_state as value_and_grad_from_state,
 )
+from gradtx.microbatching import microbatch as microbatch
 from gradtx.numerics import safe_increment as safe_increment
 from gradtx.optimizers import (
     adabelief as adabelief,
@@ -432,6 +434,8 @@ __all__ = [
     "master_weights",
     "max_stable_learning_rate",
     "measure_with_ema",
+    "microbatch",
+    "microbatching",
     "minimize",
     "monitor",
     "multi_transform",

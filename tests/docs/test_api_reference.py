@@ -34,6 +34,7 @@ NAMESPACES = {
     "gradtx.nn": gradtx.nn,
     "gradtx.nn.initializers": gradtx.nn.initializers,
     "gradtx.losses": gradtx.losses,
+    "gradtx.microbatching": gradtx.microbatching,
 }
 
 
