@@ -105,6 +105,11 @@ def _patch() -> None:
     replacement: dict[int, Any] = {}
     for _, key, new in sorted(candidates, key=lambda c: c[0]):
         replacement.setdefault(key, _counted(new) if inspect.isfunction(new) else new)
+    # A class counts when it is built (MultiSteps, Accumulator...): its own __init__ is wrapped.
+    for new in replacement.values():
+        init = vars(new).get("__init__") if inspect.isclass(new) else None
+        if inspect.isfunction(init) and not hasattr(init, "__wrapped__"):
+            new.__init__ = _counted(init)
     for mod_name, mod in list(sys.modules.items()):
         if not mod_name.startswith("optax") or mod is None:
             continue

@@ -50,6 +50,9 @@ NOT_TRANSFORMS = {
     "unitwise_clip": "tests/unit/transforms/test_clipping_extras.py",
     # An identity with a scaled backward pass.
     "scale_gradient": "tests/unit/transforms/test_clipping_extras.py",
+    # Build a transformation from a function or another transformation.
+    "stateless_with_tree_map": "tests/unit/test_base_optax_pieces.py",
+    "with_extra_args_support": "tests/unit/test_base_optax_pieces.py",
 }
 
 

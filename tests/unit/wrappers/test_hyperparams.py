@@ -32,10 +32,17 @@ def _grads(k, p):
     return jax.tree.map(lambda x: jnp.sin(x * (k + 1.0)) + 0.1 * x, p)
 
 
+def _value(k, p):
+    """A loss whose gradient is _grads (>= 0, for polyak_sgd, which needs the value)."""
+    return sum(
+        jnp.sum(1.0 - jnp.cos(x * (k + 1.0)) / (k + 1.0) + 0.05 * x**2) for x in jax.tree.leaves(p)
+    )
+
+
 def _scan(tx, params, steps):
     def step(carry, k):
         p, s = carry
-        u, s = tx.update(_grads(k, p), s, p)
+        u, s = tx.update(_grads(k, p), s, p, value=_value(k, p))
         return (gradtx.apply_updates(p, u), s), u
 
     (p, s), us = jax.lax.scan(step, (params, tx.init(params)), jnp.arange(float(steps)))
