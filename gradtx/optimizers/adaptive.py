@@ -24,7 +24,7 @@ def adagrad(
     initial_accumulator_value: ArrayLike = 0.1,
     eps: ArrayLike = 1e-7,
     *,
-    lr_decay: ArrayLike = 0.0,
+    lr_decay: ArrayLike | None = None,
     eps_in_sqrt: bool = True,
 ) -> GradientTransformation:
     r"""AdaGrad (Duchi et al., 2011), the lectures' Algorithm 8.4.
@@ -41,7 +41,7 @@ def adagrad(
         learning_rate: :math:`\eta \ge 0`, a number, array, traced value or schedule.
         initial_accumulator_value: :math:`r_0 \ge 0`.
         eps: :math:`\delta \ge 0`.
-        lr_decay: :math:`\lambda \ge 0`.
+        lr_decay: :math:`\lambda \ge 0` (``None``, the default, is 0).
         eps_in_sqrt: where :math:`\delta` sits (see :func:`gradtx.scale_by_rss`).
 
     Returns:
@@ -54,9 +54,11 @@ def adagrad(
         Array([-1.,  1.], dtype=float32)
     """
     _checks.learning_rate("adagrad", learning_rate)
-    _checks.non_negative("adagrad", lr_decay=lr_decay)
     lr: Any = learning_rate
-    if not _checks.is_static_zero(lr_decay):
+    # None (the default) or a Python 0: Optax's adagrad and its state, under inject_hyperparams
+    # too (a None is not injected).
+    if lr_decay is not None and not _checks.is_static_zero(lr_decay):
+        _checks.non_negative("adagrad", lr_decay=lr_decay)
 
         def decayed(count):
             c, decay = promote(count, lr_decay)

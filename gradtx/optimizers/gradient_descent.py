@@ -26,7 +26,7 @@ def sgd(
     nesterov: bool = False,
     accumulator_dtype: DTypeLike | None = None,
     *,
-    dampening: ArrayLike = 0.0,
+    dampening: ArrayLike | None = None,
 ) -> GradientTransformation:
     r"""Stochastic gradient descent, optionally with (Nesterov) momentum.
 
@@ -50,7 +50,9 @@ def sgd(
             or ``None`` for plain SGD.
         nesterov: Nesterov's accelerated gradient (Sutskever et al., 2013).
         accumulator_dtype: dtype of the momentum buffer (default: the parameters' dtype).
-        dampening: :math:`d \in [0, 1]`.
+        dampening: :math:`d \in [0, 1]`; ``None`` (the default) or a Python 0 is Optax's
+            ``sgd``, whose state is a ``TraceState`` (so ``inject_hyperparams(sgd)`` keeps it:
+            a ``None`` is not injected), any other value torch's dampened buffer.
 
     Returns:
         The optimizer.
@@ -73,7 +75,10 @@ def sgd(
     _checks.learning_rate("sgd", learning_rate)
     _checks.check_range("sgd", "momentum", momentum, 0.0, 1.0)
     # With dampening, torch.optim.SGD's first step; without, Optax's sgd and its TraceState.
-    damping = {} if _checks.is_static_zero(dampening) else {"dampen_first_step": False}
+    if dampening is None or _checks.is_static_zero(dampening):
+        dampening, damping = 0.0, {}
+    else:
+        damping = {"dampen_first_step": False}
     return chain(
         momentum_or_identity(
             "sgd",

@@ -27,7 +27,7 @@ NOT_HYPERPARAMETERS = {
     "min_dim_size_to_factor",
 }
 # Arguments whose default is None but which take a number.
-OPTIONAL_NUMBERS = {"momentum": 0.9}
+OPTIONAL_NUMBERS = {"momentum": 0.9, "dampening": 0.1, "lr_decay": 0.01}
 FACTORIES = sorted(
     core_factories() - {"safe_increment", "identity", "set_to_zero", "scale_by_sign"}
 )

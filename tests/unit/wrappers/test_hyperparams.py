@@ -205,9 +205,11 @@ def test_which_arguments_become_hyperparameters():
         return sorted(tx.init({"w": jnp.ones(2)}).hyperparams)
 
     # Booleans, None, dtypes, masks and integer seeds stay static; an int weight decay does not.
-    assert names(gradtx.sgd, 0.1, nesterov=False) == ["dampening", "learning_rate"]
+    assert names(gradtx.sgd, 0.1, nesterov=False) == ["learning_rate"]  # dampening: None
     assert names(gradtx.sgd, 0.1, momentum=0.9, nesterov=True, accumulator_dtype=jnp.float32) \
-        == ["dampening", "learning_rate", "momentum"]  # fmt: skip
+        == ["learning_rate", "momentum"]  # fmt: skip
+    assert names(gradtx.sgd, 0.1, momentum=0.9, dampening=0.1) == [
+        "dampening", "learning_rate", "momentum"]  # fmt: skip
     assert names(gradtx.noisy_sgd, 0.1, key=3) == ["eta", "gamma", "learning_rate"]
     assert "weight_decay" in names(gradtx.adamw, 0.1, weight_decay=0, mask=lambda p: p)
     assert "mask" not in names(gradtx.adamw, 0.1, mask=lambda p: jax.tree.map(bool, p))
@@ -396,7 +398,7 @@ def test_optax_style_calls():
     assert {"learning_rate", "weight_decay", "b1", "b2", "eps"} <= set(state.hyperparams)
     assert "mask" not in state.hyperparams  # None, the default
     tx, state = _injected(gradtx.sgd, learning_rate=0.1, momentum=0.9, static_args=("momentum",))
-    assert sorted(state.hyperparams) == ["dampening", "learning_rate"]
+    assert sorted(state.hyperparams) == ["learning_rate"]
     grads = example_grads(0, example_params())
     plain = gradtx.sgd(0.1, momentum=0.9)
     u, _ = tx.update(grads, tx.init(grads))
@@ -442,3 +444,18 @@ def test_arrays_keep_their_own_dtype_and_integer_schedules_are_schedules():
             u_theirs, s_theirs = jax.jit(theirs.update)(grads, s_theirs)
         np.testing.assert_array_equal(u_ours, u_theirs)
     assert float(u_ours[2]) == 2.0
+
+
+@pytest.mark.parametrize(
+    ("factory", "kwargs"), [(gradtx.sgd, {"momentum": 0.9}), (gradtx.adagrad, {})]
+)
+def test_injecting_keeps_optaxs_state_structure(factory, kwargs):
+    # sgd's dampening and adagrad's lr_decay default to None, which is not injected: the
+    # inner state is the plain optimizer's (TraceState, no schedule state), as in Optax.
+    params = {"w": jnp.ones(3)}
+    plain = factory(0.1, **kwargs).init(params)
+    inner = gradtx.inject_hyperparams(factory)(0.1, **kwargs).init(params).inner_state
+    assert jax.tree.structure(inner) == jax.tree.structure(plain)
+    assert (
+        "dampening" not in gradtx.inject_hyperparams(gradtx.sgd)(0.1, 0.9).init(params).hyperparams
+    )
