@@ -32,20 +32,27 @@ def _since(count: Any, begin: Any, dtype: Any) -> jax.Array:
 
 
 def _progress(count: Any, begin: Any, steps: Any, dtype: Any) -> tuple[jax.Array, jax.Array]:
-    """``(a, 1 - a)`` with ``a = clip((count - begin) / steps, 0, 1)``; a step when steps = 0.
+    """``(a, 1 - a)`` with ``a = clip((count - begin) / steps, 0, 1)``; ``(0, 1)`` when
+    ``steps <= 0`` (no transition: the initial value throughout, as Optax).
 
     ``1 - a`` is computed as ``(steps - elapsed) / steps``, so that both are correctly rounded
     quotients: near the end of a transition ``1 - a`` computed by subtraction would carry the
     rounding error of ``a`` relative to a small number.
     """
     elapsed = _since(count, begin, dtype)
-    steps = jnp.asarray(steps).astype(dtype)
+    steps = _as(steps, dtype)
     positive = steps > 0
     safe = jnp.where(positive, steps, 1)
     done = jnp.clip(elapsed, 0, safe) / safe
     left = jnp.clip(steps - elapsed, 0, safe) / safe
-    jump = (elapsed >= 0).astype(dtype)
-    return jnp.where(positive, done, jump), jnp.where(positive, left, 1 - jump)
+    return jnp.where(positive, done, 0), jnp.where(positive, left, 1)
+
+
+def _as(value: Any, dtype: Any) -> jax.Array:
+    """``value`` in ``dtype``; a Python int too large for int32 (1e10 steps) converts directly."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return jnp.asarray(float(value), dtype)
+    return jnp.asarray(value).astype(dtype)
 
 
 def _half_cosine(left: jax.Array) -> jax.Array:

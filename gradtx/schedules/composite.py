@@ -22,7 +22,7 @@ from gradtx.schedules._helpers import (
     _progress,
     _steps,
 )
-from gradtx.schedules.decay import exponential_decay, linear_schedule
+from gradtx.schedules.decay import constant_schedule, exponential_decay, linear_schedule
 
 __all__ = [
     "cosine_onecycle_schedule",
@@ -55,7 +55,11 @@ def warmup_constant_schedule(
         Array([0.  , 0.25, 0.5 , 0.75, 1.  , 1.  ], dtype=float32)
     """
     _steps("warmup_constant_schedule", warmup_steps=warmup_steps)
-    return linear_schedule(init_value, peak_value, warmup_steps)
+    # Joined, as Optax: with no warm-up the peak holds from count 0.
+    return join_schedules(
+        [linear_schedule(init_value, peak_value, warmup_steps), constant_schedule(peak_value)],
+        [warmup_steps],
+    )
 
 
 def warmup_cosine_decay_schedule(
@@ -128,7 +132,8 @@ def warmup_exponential_decay_schedule(
         init_value: the value at count 0.
         peak_value: the value at the end of the warm-up, where the decay starts.
         warmup_steps: the length of the warm-up, :math:`\ge 0`.
-        transition_steps: as in :func:`exponential_decay` (:math:`> 0`).
+        transition_steps: as in :func:`exponential_decay` (:math:`\le 0`: constant after the
+            warm-up).
         decay_rate: as in :func:`exponential_decay` (:math:`> 0`).
         transition_begin: steps after the warm-up at ``peak_value`` before decaying.
         staircase: as in :func:`exponential_decay`.

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 
 from gradtx import _checks
 from gradtx.base import ArrayLike, Schedule
-from gradtx.schedules._helpers import _cosine, _dtype, _progress, _since, _steps
+from gradtx.schedules._helpers import _as, _cosine, _dtype, _progress, _since, _steps
 
 __all__ = [
     "constant_schedule",
@@ -61,8 +61,10 @@ def exponential_decay(
 
     Args:
         init_value: :math:`\eta_0`, held until ``transition_begin``.
-        transition_steps: :math:`s > 0`, the number of steps per factor of ``decay_rate``.
-        decay_rate: :math:`\gamma > 0` (a value above 1 grows).
+        transition_steps: :math:`s`, the number of steps per factor of ``decay_rate``;
+            :math:`s \le 0` gives the constant ``init_value``, as in Optax.
+        decay_rate: :math:`\gamma \ge 0` (a value above 1 grows; 0 gives the constant
+            ``init_value``, as in Optax).
         transition_begin: :math:`k_0 \ge 0`.
         staircase: take the integer part of the exponent (a Python or a traced boolean).
         end_value: stop decaying at this value: a lower bound when ``decay_rate < 1``, an upper
@@ -78,16 +80,17 @@ def exponential_decay(
         Array([1.  , 1.  , 1.  , 0.5 , 0.5 , 0.25, 0.25], dtype=float32)
     """
     fn = "exponential_decay"
-    _steps(fn, positive=True, transition_steps=transition_steps)
     _steps(fn, transition_begin=transition_begin)
-    _checks.check_range(fn, "decay_rate", decay_rate, 0.0, low_open=True)
+    _checks.check_range(fn, "decay_rate", decay_rate, 0.0)
 
     def schedule(count):
         dtype = _dtype(init_value, decay_rate, end_value, count)
-        steps = jnp.asarray(transition_steps).astype(dtype)
+        steps = _as(transition_steps, dtype)
+        rate = jnp.asarray(decay_rate, dtype)
         p = jnp.maximum(_since(count, transition_begin, dtype) / jnp.where(steps > 0, steps, 1), 0)
         p = jnp.where(staircase, jnp.floor(p), p)
-        rate = jnp.asarray(decay_rate, dtype)
+        # As Optax: no transition (steps <= 0) or a zero rate is the constant init_value.
+        p = jnp.where((steps > 0) & (rate != 0), p, 0)
         init, factor = jnp.asarray(init_value, dtype), rate**p
         if end_value is None:
             return init * factor
@@ -171,7 +174,8 @@ def polynomial_schedule(
         init_value: :math:`\eta_0`.
         end_value: :math:`\eta_T`.
         power: :math:`P \ge 0`.
-        transition_steps: :math:`T \ge 0`; 0 switches to ``end_value`` at :math:`B`.
+        transition_steps: :math:`T`; :math:`T \le 0` gives the constant ``init_value``, as in
+            Optax.
         transition_begin: :math:`B \ge 0`.
 
     Returns:
@@ -183,7 +187,7 @@ def polynomial_schedule(
         Array([1.    , 0.5625, 0.25  , 0.0625, 0.    , 0.    ], dtype=float32)
     """
     fn = "polynomial_schedule"
-    _steps(fn, transition_steps=transition_steps, transition_begin=transition_begin)
+    _steps(fn, transition_begin=transition_begin)
     _checks.non_negative(fn, power=power)
 
     def schedule(count):
@@ -216,7 +220,8 @@ def linear_schedule(
     Args:
         init_value: :math:`\varepsilon_0`.
         end_value: :math:`\varepsilon_\tau`.
-        transition_steps: :math:`\tau \ge 0`; 0 switches to ``end_value`` at :math:`B`.
+        transition_steps: :math:`\tau`; :math:`\tau \le 0` gives the constant ``init_value``,
+            as in Optax.
         transition_begin: :math:`B \ge 0`.
 
     Returns:
@@ -227,7 +232,7 @@ def linear_schedule(
         >>> sched(jnp.arange(6))
         Array([1. , 0.8, 0.6, 0.4, 0.2, 0.2], dtype=float32)
     """
-    _steps("linear_schedule", transition_steps=transition_steps, transition_begin=transition_begin)
+    _steps("linear_schedule", transition_begin=transition_begin)
 
     def schedule(count):
         dtype = _dtype(init_value, end_value, count)
