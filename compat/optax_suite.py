@@ -9,7 +9,8 @@ Every public name of every Optax namespace that gradtx also has is replaced by g
 file, the tests passed out of those exercising gradtx, then the names gradtx lacks per
 namespace and every failure with its first error line. A file with failures is run once more
 with Optax alone: tests that fail there too (Optax's own failures on this machine) are listed
-apart and left out of the counts. It is a measurement, not a CI test.
+apart and left out of the counts. It is a measurement, not a CI test; it needs the test extra
+plus scikit-learn (Optax's alias_test imports it).
 """
 
 from __future__ import annotations

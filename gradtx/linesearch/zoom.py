@@ -215,7 +215,7 @@ def scale_by_zoom_linesearch(
         >>> u, state = tx.update(jax.grad(f)(x), state, x, value_fn=f)
         >>> ls = state[1]
         >>> print(f"{ls.learning_rate:.3f}", ls.info.curvature_error)
-        0.462 0.0
+        0.252 0.0
 
     References:
         Nocedal and Wright, *Numerical Optimization*, 2nd ed., 2006, Algorithms 3.5 and 3.6.

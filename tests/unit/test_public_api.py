@@ -31,6 +31,7 @@ FLATTENED = (
 # moment helpers are at Optax's top level too).
 SINGLE = {
     "bias_correction": "tree.bias_correction",
+    "microbatch": "microbatching.microbatch",
     "safe_increment": "numerics.safe_increment",
     "tree_get": "tree.get",
     "tree_map_params": "tree.map_params",
@@ -43,6 +44,7 @@ SUBPACKAGES = (
     "checkpoint",
     "linesearch",
     "losses",
+    "microbatching",
     "nn",
     "numerics",
     "optimizers",
