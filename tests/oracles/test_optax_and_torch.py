@@ -504,7 +504,17 @@ def test_chain_matches_optax():
 # * gradtx.amsgrad() defaults to Optax's AMSGrad (maximum of the bias-corrected second
 #   moment); torch.optim.Adam(amsgrad=True) takes the maximum of the raw second moment, which
 #   gradtx offers as amsgrad(..., max_before_bias_correction=True) and as adam(amsgrad=True).
-# * RAdam, Adadelta, ASGD, Rprop, SparseAdam and LBFGS have no gradtx counterpart.
+# * ASGD and SparseAdam have no gradtx counterpart; Rprop has its own test below (Optax's
+#   rprop lags torch's by one step), LBFGS is compared with SciPy and Optax elsewhere.
+
+
+def _relative_step(lr):
+    """torch's Adafactor step size min(lr, 1/sqrt(t)), t = count + 1, as a schedule."""
+
+    def schedule(count):
+        return jnp.minimum(lr, jax.lax.rsqrt(count.astype(jnp.float32) + 1.0))
+
+    return schedule
 
 
 @pytest.fixture
@@ -593,6 +603,16 @@ TORCH_CASES = [
     pytest.param(lambda: gradtx.radam(1e-2, 0.8, 0.99, eps=0.0),
                  lambda p: torch.optim.RAdam(p, lr=1e-2, betas=(0.8, 0.99), eps=0.0),
                  id="radam-betas"),
+    # torch.optim.Adafactor is the paper's algorithm with its relative step
+    # rho_t = min(lr, 1/sqrt(t)) times max(RMS(w), 1e-3): Optax's adafactor with that schedule
+    # and every matrix factored (torch factors all; its eps clamps bind only for tiny
+    # gradients). Clipping at d = 1 both, then at d = 2 (torch refuses d < 1).
+    pytest.param(lambda: gradtx.adafactor(_relative_step(0.01), min_dim_size_to_factor=1),
+                 lambda p: torch.optim.Adafactor(p, lr=0.01), id="adafactor"),
+    pytest.param(lambda: gradtx.adafactor(_relative_step(0.5), min_dim_size_to_factor=1,
+                                          clipping_threshold=2.0),
+                 lambda p: torch.optim.Adafactor(p, lr=0.5, d=2.0),
+                 id="adafactor-relative-step-clipping"),
 ]
 # fmt: on
 
